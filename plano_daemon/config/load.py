@@ -1,0 +1,173 @@
+"""Config file + environment → a validated Config, or a ConfigError listing every problem by path.
+
+Secrets (access keys, header values, anything that came from the environment) are collected so that
+nothing we print can contain them: messages are built from field paths, never from input values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
+from plano_daemon.config.migrate import migrate
+from plano_daemon.config.schema import Config
+from plano_daemon.errors import ConfigError
+
+#: Provider fields whose `$VAR` references are substituted (Plano substitutes keys and endpoints).
+_SUBSTITUTED_PROVIDER_FIELDS = ("access_key", "base_url", "http_host")
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    config: Config
+    warnings: list[str] = field(default_factory=list)
+    secrets: frozenset[str] = frozenset()
+    path: str | None = None
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+
+def redact(text: str, secrets: frozenset[str] | set[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def read_env_files(paths: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    env: dict[str, str] = {}
+    problems: list[str] = []
+    for path in paths:
+        try:
+            env.update(parse_env_file(Path(path).read_text(encoding="utf-8")))
+        except OSError as exc:
+            problems.append(f"--env-file {path}: cannot read ({exc.strerror or exc})")
+    return env, problems
+
+
+def load_config(path: str | None, *, env_files: Sequence[str] = (),
+                environ: Mapping[str, str] | None = None, text: str | None = None) -> LoadedConfig:
+    """Load and validate; `text` replaces reading `path` (the embedded default, tests)."""
+    file_env, problems = read_env_files(env_files)
+    env = {**(os.environ if environ is None else environ), **file_env}
+    if text is None:
+        if path is None:
+            raise ConfigError(["--config: no path given"])
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(problems + [f"{path}: cannot read ({exc.strerror or exc})"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(problems + [f"{path or '<config>'}: {where}: {problem}"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(problems + [f"{path or '<config>'}: the top level must be a mapping"])
+
+    migrated, notes = migrate(raw)
+    secrets: set[str] = set()
+    problems += _substitute_env(migrated, env, secrets)
+    try:
+        config = Config.model_validate(migrated)
+    except ValidationError as exc:
+        problems += _format_errors(exc)
+    if problems:
+        raise ConfigError([redact(p, secrets) for p in problems])
+    return LoadedConfig(config=config, warnings=notes + _warnings(config), secrets=frozenset(secrets),
+                        path=path)
+
+
+def _substitute_env(cfg: dict[str, Any], env: Mapping[str, str], secrets: set[str]) -> list[str]:
+    problems: list[str] = []
+
+    def sub(value: Any, where: str, secret: bool) -> Any:
+        if not isinstance(value, str):
+            return value
+        new, missing = substitute(value, env)
+        for name in missing:
+            problems.append(f"{where}: environment variable {name} is not set")
+        if secret or new != value:
+            secrets.update(env[name] for name in _names_used(value, env))
+        if secret and new and new != "EMPTY":
+            secrets.add(new)
+        return new
+
+    providers = cfg.get("model_providers")
+    for i, provider in enumerate(providers if isinstance(providers, list) else []):
+        if not isinstance(provider, dict):
+            continue
+        for key in _SUBSTITUTED_PROVIDER_FIELDS:
+            if key in provider:
+                provider[key] = sub(provider[key], f"model_providers[{i}].{key}", key == "access_key")
+        headers = provider.get("headers")
+        if isinstance(headers, dict):
+            for hk in list(headers):
+                headers[hk] = sub(headers[hk], f"model_providers[{i}].headers.{hk}", True)
+    storage = cfg.get("state_storage")
+    if isinstance(storage, dict) and "connection_string" in storage:
+        storage["connection_string"] = sub(storage["connection_string"],
+                                           "state_storage.connection_string", True)
+    return problems
+
+
+def _names_used(value: str, env: Mapping[str, str]) -> list[str]:
+    return [n for n in referenced_vars(value) if n in env]
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    out: list[str] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        path = _path(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see the Plano v0.4 config reference)"
+        if not path:
+            out.extend(msg.split("\n"))
+        else:
+            out.extend(f"{path or '<config>'}: {line}" for line in msg.split("\n"))
+    return out
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif str(item).startswith("function-") or str(item) in ("tagged-union",):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _warnings(cfg: Config) -> list[str]:
+    out: list[str] = []
+    for i, listener in enumerate(cfg.listeners):
+        if listener.type != "model":
+            out.append(f"listeners[{i}]: {listener.type} listener {listener.name!r} is accepted but not "
+                       "served (only model listeners are)")
+        elif not is_loopback(listener.address):
+            out.append(f"listeners[{i}].address: {listener.address} is not loopback; the gateway is "
+                       "reachable from other hosts")
+    return out
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
