@@ -1,0 +1,69 @@
+# Plano config helpers, builtins only (no nixpkgs), so tests/nix can evaluate them offline.
+#
+#   defaultSettings { address, port, localBaseUrl }  the config written when `settings` is left alone:
+#     one loopback model listener and the local OpenAI-compatible endpoint (vLLM) as default provider.
+#   literalSecrets settings  paths ("model_providers[1].access_key") of access keys written inline;
+#     only `$VAR` / `${VAR}` references and the keyless marker `EMPTY` may reach the Nix store.
+let
+  # The model the user's vLLM serves (see tests/fixtures/dubnium-vllm.yaml).
+  localModel = "openai/qwen2.5-coder-14b-instruct";
+
+  isReference = value: builtins.substring 0 1 value == "$" || value == "EMPTY";
+
+  # Walk attrsets and lists, collecting the paths of string-valued `access_key` attributes.
+  findLiteralKeys =
+    path: value:
+    if builtins.isAttrs value then
+      builtins.concatLists (
+        map (
+          name:
+          let
+            child = value.${name};
+            childPath = if path == "" then name else "${path}.${name}";
+          in
+          if name == "access_key" && builtins.isString child then
+            (if isReference child then [ ] else [ childPath ])
+          else
+            findLiteralKeys childPath child
+        ) (builtins.attrNames value)
+      )
+    else if builtins.isList value then
+      builtins.concatLists (
+        builtins.genList (i: findLiteralKeys "${path}[${toString i}]" (builtins.elemAt value i)) (
+          builtins.length value
+        )
+      )
+    else
+      [ ];
+in
+{
+  inherit localModel;
+
+  defaultSettings =
+    {
+      address,
+      port,
+      localBaseUrl,
+    }:
+    {
+      version = "v0.4.0";
+      listeners = [
+        {
+          name = "egress_traffic";
+          type = "model";
+          inherit address port;
+          timeout = "120s";
+        }
+      ];
+      model_providers = [
+        {
+          model = localModel;
+          access_key = "EMPTY";
+          base_url = localBaseUrl;
+          default = true;
+        }
+      ];
+    };
+
+  literalSecrets = settings: findLiteralKeys "" settings;
+}

@@ -1,0 +1,177 @@
+# plano.service, ai.slice and compute.target as pure data (builtins only, no nixpkgs).
+#
+# plano.nix and modes.nix turn this into NixOS systemd options; tests/nix evaluates it with
+# `nix-instantiate --eval --strict --json`, renders unit files and runs `systemd-analyze verify` and
+# `systemd-analyze security --offline=yes` on them. Keep it free of `lib` and `pkgs` so that stays true.
+#
+# Each unit is { Unit, Service | Slice, Install } of key = value; a list value means the key is repeated.
+{
+  # "package": our plano-daemon, Type=notify with watchdog and reload.
+  # "external": an executable installed outside Nix (the Plano CLI's `up --foreground`).
+  runtime ? "package",
+  # Absolute path checked by ExecStartPre and run by ExecStart.
+  executable,
+  # The rendered Plano config.
+  configFile,
+  # systemd EnvironmentFile= paths (secrets; read by PID 1, never copied to the store).
+  environmentFiles ? [ ],
+  logLevel ? "info",
+  extraArgs ? [ ],
+  # Absolute paths of test(1) and kill(1); the module passes coreutils, tests pass the host's.
+  testBin ? "/run/current-system/sw/bin/test",
+  killBin ? "/run/current-system/sw/bin/kill",
+}:
+let
+  # Quote one argument for an Exec*= line (systemd.service(5) "Command lines").
+  escapeArg =
+    arg:
+    let
+      s = builtins.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (toString arg);
+    in
+    if builtins.match "[A-Za-z0-9_./:=@+,-]+" s != null then
+      s
+    else
+      "\"" + builtins.replaceStrings [ "\\" "\"" ] [ "\\\\" "\\\"" ] s + "\"";
+
+  commandLine = args: builtins.concatStringsSep " " (map escapeArg args);
+
+  isPackage = runtime == "package";
+
+  runtimeService =
+    if isPackage then
+      {
+        # READY=1 once the config is valid and every listener is bound; WATCHDOG=1 every WatchdogSec/2.
+        Type = "notify";
+        NotifyAccess = "main";
+        WatchdogSec = "30s";
+        ExecStart = commandLine (
+          [
+            executable
+            "serve"
+            "--config"
+            configFile
+          ]
+          ++ extraArgs
+        );
+        # SIGHUP re-reads the config (RELOADING=1 ... READY=1); a bad new config keeps the old one.
+        ExecReload = "${killBin} -HUP $MAINPID";
+      }
+    else
+      {
+        Type = "simple";
+        ExecStart = commandLine (
+          [
+            executable
+            "up"
+            configFile
+            "--foreground"
+          ]
+          ++ extraArgs
+        );
+      };
+
+  # Sandboxing, see systemd.exec(5). `systemd-analyze security plano.service` scores this at most 2.0;
+  # tests/nix enforces that. Each relaxation says why.
+  hardening = {
+    DynamicUser = true;
+    StateDirectory = "plano";
+    StateDirectoryMode = "0700";
+    CacheDirectory = "plano";
+    CacheDirectoryMode = "0700";
+    UMask = "0077";
+    CapabilityBoundingSet = "";
+    AmbientCapabilities = "";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    PrivateUsers = true;
+    ProtectClock = true;
+    ProtectControlGroups = true;
+    ProtectHostname = true;
+    ProtectKernelLogs = true;
+    ProtectKernelModules = true;
+    ProtectKernelTunables = true;
+    ProtectProc = "invisible";
+    ProcSubset = "pid";
+    # Network is the job (listeners, upstreams). AF_UNIX stays for the sd_notify socket and journald.
+    RestrictAddressFamilies = [
+      "AF_INET"
+      "AF_INET6"
+      "AF_UNIX"
+    ];
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    RemoveIPC = true;
+    LockPersonality = true;
+    MemoryDenyWriteExecute = true;
+    DevicePolicy = "closed";
+    SystemCallArchitectures = "native";
+    SystemCallFilter = [
+      "@system-service"
+      "~@privileged"
+    ];
+    SystemCallErrorNumber = "EPERM";
+  };
+in
+{
+  plano = {
+    Unit = {
+      Description = "Plano LLM routing gateway";
+      Documentation = [ "https://docs.planoai.dev" ];
+      # wants, not requires: the host must boot (and plano must start) without vllm.service.
+      After = [
+        "network.target"
+        "vllm.service"
+      ];
+      Wants = [ "vllm.service" ];
+      # Leaving compute mode (`mode request desktop`) stops the gateway too.
+      PartOf = [ "compute.target" ];
+      # Backoff ends: after 5 failed starts in 5 minutes the unit stays failed.
+      StartLimitIntervalSec = 300;
+      StartLimitBurst = 5;
+    };
+    Service =
+      runtimeService
+      // hardening
+      // {
+        # Fail closed: a missing or non-executable binary stops the unit before it starts.
+        ExecStartPre = "${testBin} -x ${escapeArg executable}";
+        Slice = "ai.slice";
+        EnvironmentFile = environmentFiles;
+        Environment = [ "PLANO_LOG_LEVEL=${logLevel}" ];
+        Restart = "on-failure";
+        RestartSec = "2s";
+        # Exponential backoff between restarts (systemd >= 254).
+        RestartSteps = 5;
+        RestartMaxDelaySec = "30s";
+        TimeoutStopSec = "45s";
+      };
+    Install = {
+      WantedBy = [ "compute.target" ];
+    };
+  };
+
+  aiSlice = {
+    Unit = {
+      Description = "AI workloads (local model servers and the Plano gateway)";
+    };
+    Slice = {
+      # Interactive desktop work keeps priority over inference when both compete.
+      CPUWeight = 80;
+      IOWeight = 80;
+    };
+  };
+
+  computeTarget = {
+    Unit = {
+      Description = "Compute mode: local inference and the AI gateway";
+      Requires = [ "multi-user.target" ];
+      After = [ "multi-user.target" ];
+      # Entered and left with `mode request compute|desktop`, never isolated.
+      AllowIsolate = false;
+    };
+  };
+}
