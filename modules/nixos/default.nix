@@ -1,0 +1,7 @@
+# The dubnium NixOS module set: the Plano gateway workload and the compute/desktop modes it runs in.
+{
+  imports = [
+    ./plano.nix
+    ./modes.nix
+  ];
+}
