@@ -1,0 +1,63 @@
+# plano-daemon: the gateway, built from this repository's pyproject.toml (setuptools).
+{
+  lib,
+  python3Packages,
+}:
+let
+  pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
+in
+python3Packages.buildPythonApplication {
+  pname = "plano-daemon";
+  inherit (pyproject.project) version;
+  pyproject = true;
+
+  # Only what the build and the test suite read, so editing nix/ or docs/ does not rebuild.
+  src = lib.fileset.toSource {
+    root = ../.;
+    fileset = lib.fileset.unions [
+      ../pyproject.toml
+      ../plano_daemon
+      ../tests
+      (lib.fileset.maybeMissing ../README.md)
+    ];
+  };
+
+  build-system = [ python3Packages.setuptools ];
+
+  dependencies = with python3Packages; [
+    aiohttp
+    pyyaml
+    pydantic
+    sdnotify
+    prometheus-client
+  ];
+
+  # journald log handler; the daemon logs to stderr (also journald under systemd) without it.
+  optional-dependencies.systemd = [ python3Packages.systemd-python or python3Packages.systemd ];
+
+  nativeCheckInputs = with python3Packages; [
+    pytestCheckHook
+    pytest-aiohttp
+    pytest-timeout
+    openai
+    anthropic
+    hypothesis
+  ];
+
+  # tests/nix needs nix-instantiate and systemd-analyze, which the build sandbox lacks; CI runs it
+  # outside Nix. tests/perf is never collected (norecursedirs in pyproject.toml).
+  disabledTestPaths = [ "tests/nix" ];
+
+  # The functional tests bind 127.0.0.1:0 for fake upstreams and the gateway.
+  __darwinAllowLocalNetworking = true;
+
+  pythonImportsCheck = [ "plano_daemon" ];
+
+  meta = {
+    description = "Local LLM routing gateway compatible with Plano's config and HTTP API";
+    homepage = "https://github.com/katanemo/plano";
+    license = lib.licenses.asl20;
+    mainProgram = "plano-daemon";
+    platforms = lib.platforms.linux;
+  };
+}
