@@ -36,7 +36,8 @@ def parse_duration(value: Any) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+#: 0 asks the kernel for a free port (tests, the demo).
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class Strict(BaseModel):

@@ -1,0 +1,41 @@
+"""Logging: one structured JSON line per request; journald when under systemd and available, else stderr."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+ACCESS = logging.getLogger("plano_daemon.access")
+LOG = logging.getLogger("plano_daemon")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Route our loggers to journald (JOURNAL_STREAM set and systemd-python importable) or stderr."""
+    root = logging.getLogger("plano_daemon")
+    root.setLevel(level.upper())
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler: logging.Handler | None = None
+    if os.environ.get("JOURNAL_STREAM"):
+        try:
+            from systemd.journal import JournalHandler  # type: ignore[import-not-found]
+
+            handler = JournalHandler(SYSLOG_IDENTIFIER="plano")
+            handler.setFormatter(logging.Formatter("%(message)s"))
+        except ImportError:
+            handler = None
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        fmt = "%(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(message)s"
+        handler.setFormatter(logging.Formatter(fmt))
+    root.addHandler(handler)
+    root.propagate = False
+
+
+def access_line(fields: dict[str, Any]) -> None:
+    """One line per request; callers pass no prompt text and no secrets."""
+    if ACCESS.isEnabledFor(logging.INFO):
+        ACCESS.info(json.dumps(fields, separators=(",", ":"), default=str))

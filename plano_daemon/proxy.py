@@ -1,0 +1,376 @@
+"""One proxied request end to end: read → choose → attempt(s) → relay.
+
+Each step is a named call into the pure core; this module only sequences them and talks to aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
+from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound, PayloadTooLarge, UpstreamFailure, UpstreamTimeout
+from plano_daemon.logs import access_line
+from plano_daemon.metrics import status_class
+from plano_daemon.runtime import Gateway, Runtime, Services
+from plano_daemon.translate import Translation, translation_for
+from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, read_all
+from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
+from plano_daemon.wire.errors import error_bytes
+from plano_daemon.wire.model_field import with_model
+from plano_daemon.wire.stream_errors import stream_error_event
+from plano_daemon.wire.trace import Trace, trace_from_headers
+
+#: Client headers forwarded upstream when the client and upstream speak the same API.
+_FORWARDED_SAME_API = ("anthropic-beta", "anthropic-version", "openai-beta")
+_JSON = "application/json"
+_USAGE_IN = re.compile(rb'"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)')
+_USAGE_OUT = re.compile(rb'"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)')
+
+
+@dataclass(slots=True)
+class Ctx:
+    """What one request accumulates for its log line, metrics and ledger record."""
+
+    api: str
+    trace: Trace
+    started: float
+    deadline: float
+    requested: str | None = None
+    stream: bool = False
+    channel: Channel | None = None
+    route: str | None = None
+    router: str = "none"
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def request_id(self) -> str:
+        return self.trace.trace_id
+
+
+@dataclass(slots=True)
+class Choice:
+    """The outcome of routing and policy: who to try first, and the facts that led there."""
+
+    channel: Channel
+    requested: str
+    route: str | None = None
+    router: str = "none"
+    ranked: list[str] = field(default_factory=list)
+
+
+async def handle(request: web.Request, api: str) -> web.StreamResponse:
+    """Entry point of the three proxy handlers; every failure becomes JSON in the client's dialect."""
+    gateway: Gateway = request.app[GATEWAY]
+    rt = gateway.runtime
+    services = gateway.services
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    ctx = Ctx(api=api, trace=trace_from_headers(request.headers), started=now,
+              deadline=now + request.app[LISTENER_TIMEOUT])
+    metrics = services.metrics
+    metrics.in_flight.inc()
+    status = 500
+    try:
+        response = await _serve(request, rt, services, ctx)
+        status = response.status
+        return response
+    except GatewayError as err:
+        status = err.status
+        return _error_response(api, err, ctx)
+    finally:
+        metrics.in_flight.dec()
+        elapsed = loop.time() - ctx.started
+        metrics.requests.labels(api, request.method, status_class(status)).inc()
+        metrics.request_duration.labels(api).observe(elapsed)
+        _log(ctx, status, elapsed)
+
+
+async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx) -> web.StreamResponse:
+    raw, body = await read_request(request, ctx, rt)
+    choice = await choose(request, rt, services, ctx, body)
+    ctx.channel, ctx.route, ctx.router = choice.channel, choice.route, choice.router
+    return await forward(request, rt, services, ctx, choice, raw, body)
+
+
+async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[bytes, dict[str, Any]]:
+    """Body bytes and the JSON parsed once; client mistakes become 400/413, never 500."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(
+            f"request body is larger than the limit of {rt.config.dubnium.max_body_bytes} bytes") from None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise BadRequest("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    model = body.get("model")
+    if model is None:
+        raise BadRequest("`model` is required", extra={"param": "model"})
+    if not isinstance(model, str) or not model:
+        raise BadRequest("`model` must be a non-empty string", extra={"param": "model"})
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool) and stream is not None:
+        raise BadRequest("`stream` must be a boolean", extra={"param": "stream"})
+    _check_shape(ctx.api, body)
+    ctx.requested = model
+    ctx.stream = bool(stream)
+    return raw, body
+
+
+def _check_shape(api: str, body: dict[str, Any]) -> None:
+    if api in (CHAT, MESSAGES):
+        messages = body.get("messages")
+        if messages is None:
+            raise BadRequest("`messages` is required", extra={"param": "messages"})
+        if not isinstance(messages, list):
+            raise BadRequest("`messages` must be an array", extra={"param": "messages"})
+    elif api == RESPONSES and "input" not in body:
+        raise BadRequest("`input` is required", extra={"param": "input"})
+
+
+async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx,
+                 body: dict[str, Any]) -> Choice:
+    """Routing decision, then model resolution, then policy (which may only narrow)."""
+    requested = body["model"]
+    channel = rt.catalog.resolve(requested)
+    if channel is None:
+        raise ModelNotFound(f"model {requested!r} is not configured (no alias, provider or route serves it)",
+                            extra={"param": "model"})
+    return Choice(channel=channel, requested=requested)
+
+
+async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, choice: Choice,
+                  raw: bytes | None, body: dict[str, Any]) -> web.StreamResponse:
+    """Send to the chosen channel and relay the answer."""
+    channel = choice.channel
+    upstream_api = channel.upstream_api(ctx.api)
+    translation = translation_for(ctx.api, upstream_api)
+    if translation is None:
+        payload = with_model(raw, body, channel.model_id)
+    else:
+        payload = json.dumps(translation.request(body, channel.model_id)).encode()
+    headers = upstream_headers(channel, request.headers, ctx, same_api=translation is None)
+    loop = asyncio.get_running_loop()
+    sent = loop.time()
+    head_timeout = min(rt.timeouts.first_byte, ctx.deadline - sent) if ctx.stream else ctx.deadline - sent
+    result = await services.pool.send(channel.origin, channel.url(upstream_api), headers, payload,
+                                      headers_timeout=max(head_timeout, 0.001))
+    if isinstance(result, TransportFailure):
+        _record_attempt(services, ctx, channel, None, result.kind, loop.time() - sent)
+        raise _transport_error(result, channel)
+    _record_attempt(services, ctx, channel, result.status, None, loop.time() - sent)
+    if result.status >= 400:
+        return await _relay_upstream_error(result, ctx, translation)
+    if ctx.stream:
+        return await relay_stream(request, rt, services, ctx, channel, result, translation, sent)
+    return await relay_json(ctx, services, channel, result, translation)
+
+
+def upstream_headers(channel: Channel, client: Any, ctx: Ctx, *, same_api: bool) -> dict[str, str]:
+    """Auth from config (the client's key is ignored unless passthrough_auth), provider headers, trace."""
+    headers = {"Content-Type": _JSON}
+    if channel.passthrough_auth:
+        for name in ("Authorization", "x-api-key"):
+            value = client.get(name)
+            if value:
+                headers[name] = value
+    else:
+        headers.update(channel.auth_headers)
+    headers.update(channel.extra_headers)
+    if same_api:
+        for name in _FORWARDED_SAME_API:
+            value = client.get(name)
+            if value:
+                headers[name] = value
+    headers["traceparent"] = ctx.trace.outgoing()
+    return headers
+
+
+def _transport_error(failure: TransportFailure, channel: Channel) -> GatewayError:
+    if failure.kind == "timeout":
+        return UpstreamTimeout(f"upstream {channel.name} timed out ({failure.detail})")
+    return UpstreamFailure(f"upstream {channel.name} failed ({failure.kind}: {failure.detail})")
+
+
+def _record_attempt(services: Services, ctx: Ctx, channel: Channel, status: int | None,
+                    error: str | None, elapsed: float) -> None:
+    ctx.attempts.append({"model": channel.model, "status": status, "error": error,
+                         "ms": round(elapsed * 1000, 1)})
+    services.metrics.upstream_requests.labels(
+        channel.prefix, channel.model, status_class(status) if status else "none", error or "none").inc()
+    services.metrics.upstream_duration.labels(channel.prefix).observe(elapsed)
+
+
+async def _relay_upstream_error(resp: aiohttp.ClientResponse, ctx: Ctx,
+                                translation: Translation | None) -> web.Response:
+    """Upstream non-2xx: same status; the body as sent, or re-rendered in the client's dialect."""
+    data = await read_all(resp)
+    resp.release()
+    if isinstance(data, TransportFailure):
+        data = b""
+    if translation is None:
+        return web.Response(status=resp.status, body=data,
+                            content_type=(resp.content_type or _JSON), headers=_trace_headers(ctx))
+    err = UpstreamFailure(_upstream_message(data) or f"upstream returned HTTP {resp.status}",
+                          status=resp.status, code=f"upstream_{resp.status}")
+    return _error_response(ctx.api, err, ctx)
+
+
+def _upstream_message(data: bytes) -> str | None:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return data[:500].decode("utf-8", errors="replace") or None
+    if isinstance(parsed, dict):
+        err = parsed.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        if isinstance(err, str):
+            return err
+        if isinstance(parsed.get("message"), str):
+            return parsed["message"]
+    return None
+
+
+async def relay_json(ctx: Ctx, services: Services, channel: Channel, resp: aiohttp.ClientResponse,
+                     translation: Translation | None) -> web.Response:
+    try:
+        async with asyncio.timeout_at(ctx.deadline):
+            data = await read_all(resp)
+    except TimeoutError:
+        resp.close()
+        raise UpstreamTimeout(f"upstream {channel.name} did not finish within the request deadline") from None
+    resp.release()
+    if isinstance(data, TransportFailure):
+        raise _transport_error(data, channel)
+    _count_usage(ctx, services, channel, data)
+    if translation is not None:
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            raise UpstreamFailure(f"upstream {channel.name} sent a body that is not JSON") from None
+        data = json.dumps(translation.response(parsed)).encode()
+    return web.Response(status=resp.status, body=data, content_type=_JSON, headers=_trace_headers(ctx))
+
+
+async def relay_stream(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
+                       resp: aiohttp.ClientResponse, translation: Translation | None,
+                       sent: float) -> web.StreamResponse:
+    """Forward chunks as they arrive; an upstream failure after the first byte ends the stream with an
+    error event in the client's dialect, and a client that goes away closes the upstream at once."""
+    out = web.StreamResponse(status=resp.status, headers={
+        "Content-Type": "text/event-stream" if translation else (resp.headers.get("Content-Type")
+                                                                 or "text/event-stream"),
+        "Cache-Control": "no-cache", **_trace_headers(ctx)})
+    await out.prepare(request)
+    converter = translation.stream() if translation is not None else None
+    sniffer = _UsageSniffer()
+    loop = asyncio.get_running_loop()
+    idle = rt.timeouts.stream_idle
+    first = True
+    failure: str | None = None
+    try:
+        async with asyncio.timeout(None) as guard:
+            while True:
+                guard.reschedule(min(loop.time() + idle, ctx.deadline))
+                chunk = await resp.content.readany()
+                if not chunk:
+                    break
+                if first:
+                    first = False
+                    services.metrics.ttft.labels(channel.prefix).observe(loop.time() - sent)
+                sniffer.feed(chunk)
+                if converter is not None:
+                    chunk = converter.feed(chunk)
+                    if not chunk:
+                        continue
+                await out.write(chunk)
+    except TimeoutError:
+        failure = "the upstream stream stalled or ran past the request deadline"
+    except (ConnectionResetError, asyncio.CancelledError):
+        resp.close()
+        raise
+    except STREAM_ERRORS as exc:
+        failure = f"the upstream connection failed mid-stream ({type(exc).__name__})"
+    if failure is not None:
+        resp.close()
+        tail = converter.error(failure) if converter is not None else stream_error_event(ctx.api, failure)
+    else:
+        resp.release()
+        tail = converter.finish() if converter is not None else b""
+    ctx.input_tokens, ctx.output_tokens = sniffer.input_tokens, sniffer.output_tokens
+    _count_tokens(services, channel, ctx)
+    try:
+        if tail:
+            await out.write(tail)
+        await out.write_eof()
+    except ConnectionResetError:
+        pass
+    return out
+
+
+class _UsageSniffer:
+    """Token counts from a stream's usage events, looking only at lines that mention usage."""
+
+    __slots__ = ("_tail", "input_tokens", "output_tokens")
+
+    def __init__(self) -> None:
+        self._tail = b""
+        self.input_tokens = 0
+        self.output_tokens = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if b'"usage"' not in chunk and b"_tokens" not in self._tail:
+            self._tail = chunk[-256:]
+            return
+        data = self._tail + chunk
+        self._tail = chunk[-256:]
+        for m in _USAGE_IN.finditer(data):
+            self.input_tokens = max(self.input_tokens, int(m.group(1)))
+        for m in _USAGE_OUT.finditer(data):
+            self.output_tokens = max(self.output_tokens, int(m.group(1)))
+
+
+def _count_usage(ctx: Ctx, services: Services, channel: Channel, data: bytes) -> None:
+    m_in = _USAGE_IN.search(data)
+    m_out = _USAGE_OUT.search(data)
+    ctx.input_tokens = int(m_in.group(1)) if m_in else 0
+    ctx.output_tokens = int(m_out.group(1)) if m_out else 0
+    _count_tokens(services, channel, ctx)
+
+
+def _count_tokens(services: Services, channel: Channel, ctx: Ctx) -> None:
+    if ctx.input_tokens:
+        services.metrics.tokens.labels(channel.model, "input").inc(ctx.input_tokens)
+    if ctx.output_tokens:
+        services.metrics.tokens.labels(channel.model, "output").inc(ctx.output_tokens)
+
+
+def _trace_headers(ctx: Ctx) -> dict[str, str]:
+    return {"X-Request-Id": ctx.request_id}
+
+
+def _error_response(api: str, err: GatewayError, ctx: Ctx) -> web.Response:
+    return web.Response(status=err.status, body=error_bytes(api, err), content_type=_JSON,
+                        headers=_trace_headers(ctx))
+
+
+def _log(ctx: Ctx, status: int, elapsed: float) -> None:
+    access_line({
+        "request_id": ctx.request_id, "api": ctx.api, "requested": ctx.requested,
+        "resolved": ctx.channel.model if ctx.channel else None, "route": ctx.route, "router": ctx.router,
+        "stream": ctx.stream, "attempts": ctx.attempts, "status": status,
+        "ms": round(elapsed * 1000, 2), "tokens_in": ctx.input_tokens, "tokens_out": ctx.output_tokens,
+    })
+

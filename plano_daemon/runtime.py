@@ -1,0 +1,94 @@
+"""What a running gateway holds: `Runtime` (built from one config, replaced whole on reload) and
+`Services` (long-lived: connection pool, metrics, caches), reached through one `Gateway`.
+
+A request reads `gateway.runtime` once at its start, so a reload never changes the config under it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plano_daemon.catalog import Catalog
+from plano_daemon.config.load import LoadedConfig
+from plano_daemon.config.schema import Config
+from plano_daemon.metrics import Metrics
+from plano_daemon.upstream import UpstreamPool
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float
+    first_byte: float
+    stream_idle: float
+
+
+@dataclass(slots=True)
+class Runtime:
+    loaded: LoadedConfig
+    catalog: Catalog
+    timeouts: Timeouts
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+
+def build_runtime(loaded: LoadedConfig, services: Services) -> Runtime:
+    cfg = loaded.config
+    return Runtime(
+        loaded=loaded,
+        catalog=Catalog(cfg),
+        timeouts=Timeouts(connect=cfg.overrides.upstream_connect_timeout,
+                          first_byte=cfg.dubnium.timeouts.first_byte,
+                          stream_idle=cfg.dubnium.timeouts.stream_idle),
+    )
+
+
+def state_dir() -> Path:
+    """$STATE_DIRECTORY under systemd, else a per-user default when run by hand."""
+    env = os.environ.get("STATE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0])
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "plano"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("CACHE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "plano"
+
+
+@dataclass(slots=True)
+class Services:
+    metrics: Metrics
+    pool: UpstreamPool
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def build_services(loaded: LoadedConfig) -> Services:
+    return Services(metrics=Metrics(),
+                    pool=UpstreamPool(connect_timeout=loaded.config.overrides.upstream_connect_timeout))
+
+
+@dataclass(slots=True)
+class Gateway:
+    services: Services
+    runtime: Runtime
+    draining: bool = field(default=False)
+
+    def swap(self, loaded: LoadedConfig) -> None:
+        """Install a new config; in-flight requests keep the Runtime they started with."""
+        self.services.pool.set_connect_timeout(loaded.config.overrides.upstream_connect_timeout)
+        self.runtime = build_runtime(loaded, self.services)
+
+
+def build_gateway(loaded: LoadedConfig) -> Gateway:
+    services = build_services(loaded)
+    return Gateway(services=services, runtime=build_runtime(loaded, services))

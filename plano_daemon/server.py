@@ -1,0 +1,131 @@
+"""Process lifecycle: bind every model listener, then READY=1; SIGHUP reloads; SIGTERM drains and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from plano_daemon.config.load import LoadedConfig, load_config
+from plano_daemon.errors import ConfigError
+from plano_daemon.logs import LOG
+from plano_daemon.runtime import Gateway, build_gateway
+from plano_daemon.systemd_notify import Notifier, run_watchdog, watchdog_interval
+from plano_daemon.web.app import make_app, make_metrics_app
+
+
+@dataclass
+class Server:
+    """The running gateway: its runners and sites, and how to reload its config."""
+
+    gateway: Gateway
+    loader: Callable[[], LoadedConfig]
+    notifier: Notifier
+    runners: list[web.AppRunner] = field(default_factory=list)
+    addresses: list[tuple[str, int]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Bind every listener; a failure to bind tears down what was bound and raises OSError."""
+        cfg = self.gateway.runtime.config
+        drain = cfg.dubnium.drain_seconds
+        metrics_cfg = cfg.dubnium.metrics
+        try:
+            for listener in cfg.listeners:
+                if listener.type != "model":
+                    continue
+                app = make_app(self.gateway, listener_timeout=listener.timeout,
+                               serve_metrics=metrics_cfg.enabled and metrics_cfg.listen is None)
+                await self._bind(app, listener.address, listener.port, drain)
+            if metrics_cfg.enabled and metrics_cfg.listen:
+                host, _, port = metrics_cfg.listen.rpartition(":")
+                await self._bind(make_metrics_app(self.gateway), host or "127.0.0.1", int(port), 1.0)
+        except OSError:
+            await self.stop()
+            raise
+
+    async def _bind(self, app: web.Application, host: str, port: int, drain: float) -> None:
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
+        await runner.setup()
+        self.runners.append(runner)
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        self.addresses.append((host, site.port))  # the real port when 0 was asked for
+
+    def status_line(self) -> str:
+        listening = ", ".join(f"{h}:{p}" for h, p in self.addresses)
+        return f"listening on {listening}; {len(self.gateway.runtime.catalog.channels)} providers"
+
+    def reload(self) -> bool:
+        """Re-read config and env files; a bad config is rejected and the old one keeps serving."""
+        self.notifier.reloading()
+        metrics = self.gateway.services.metrics
+        try:
+            loaded = self.loader()
+        except ConfigError as exc:
+            for problem in exc.problems:
+                LOG.error("reload rejected: %s", problem)
+            metrics.config_reloads.labels("rejected").inc()
+            self.notifier.ready(f"reload rejected, serving the previous config; {self.status_line()}")
+            return False
+        old = self.gateway.runtime.config
+        if [(x.address, x.port) for x in old.listeners] != [(x.address, x.port) for x in loaded.config.listeners]:
+            LOG.warning("reload: listener addresses changed; they take effect on restart")
+        for warning in loaded.warnings:
+            LOG.warning("%s", warning)
+        self.gateway.swap(loaded)
+        metrics.config_reloads.labels("applied").inc()
+        LOG.info("reload: configuration applied")
+        self.notifier.ready(self.status_line())
+        return True
+
+    async def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish up to the drain deadline, close upstreams."""
+        self.gateway.draining = True
+        for runner in reversed(self.runners):
+            await runner.cleanup()
+        self.runners.clear()
+        await self.gateway.services.close()
+
+
+async def run(loaded: LoadedConfig, *, config_path: str | None, env_files: Sequence[str],
+              notifier: Notifier | None = None, default_text: str | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; returns the process exit code."""
+    notifier = notifier or Notifier()
+
+    def loader() -> LoadedConfig:
+        return load_config(config_path, env_files=env_files, text=default_text if config_path is None else None)
+
+    server = Server(gateway=build_gateway(loaded), loader=loader, notifier=notifier)
+    try:
+        await server.start()
+    except OSError as exc:
+        LOG.error("cannot bind a listener: %s", exc)
+        return 1
+    LOG.info("%s", server.status_line())
+    notifier.ready(server.status_line())
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, server.reload)
+    interval = watchdog_interval()
+    watchdog = asyncio.create_task(run_watchdog(notifier, interval)) if interval else None
+    try:
+        await stop.wait()
+    finally:
+        notifier.stopping()
+        LOG.info("stopping: draining in-flight requests")
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        await server.stop()
+        if watchdog is not None:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+    LOG.info("stopped")
+    return 0

@@ -1,0 +1,85 @@
+"""The transport edge: one pooled ClientSession per upstream origin, one attempt per call.
+
+aiohttp's exceptions stop here: `send` returns either a response or a `TransportFailure` value, so the
+retry logic above sees outcomes, never exceptions (the httpx `map_httpcore_exceptions` idea).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import aiohttp
+
+TransportKind = Literal["connect", "timeout", "reset"]
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailure:
+    kind: TransportKind
+    detail: str
+
+
+class UpstreamPool:
+    """Sessions keyed by origin, created on first use and kept across config reloads."""
+
+    __slots__ = ("_sessions", "_timeout")
+
+    def __init__(self, *, connect_timeout: float) -> None:
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=connect_timeout,
+                                              sock_read=None)
+
+    def set_connect_timeout(self, seconds: float) -> None:
+        """A reload may change the connect timeout; it applies to requests sent from now on."""
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_connect=seconds, sock_read=None)
+
+    def session(self, origin: str) -> aiohttp.ClientSession:
+        s = self._sessions.get(origin)
+        if s is None or s.closed:
+            connector = aiohttp.TCPConnector(limit=1024, ttl_dns_cache=300, keepalive_timeout=60)
+            # No Accept-Encoding: bodies pass through as the upstream sent them and SSE is never buffered.
+            s = aiohttp.ClientSession(base_url=None, connector=connector, timeout=self._timeout,
+                                      skip_auto_headers=("Accept-Encoding", "User-Agent"),
+                                      auto_decompress=True)
+            self._sessions[origin] = s
+        return s
+
+    async def send(self, origin: str, url: str, headers: Mapping[str, str], body: bytes, *,
+                   headers_timeout: float) -> aiohttp.ClientResponse | TransportFailure:
+        """POST and wait for the response head (status + headers) at most `headers_timeout` seconds."""
+        session = self.session(origin)
+        try:
+            async with asyncio.timeout(headers_timeout):
+                return await session.post(url, data=body, headers=headers, timeout=self._timeout)
+        except TimeoutError:
+            return TransportFailure("timeout", "no response head in time")
+        except aiohttp.ConnectionTimeoutError:
+            return TransportFailure("timeout", "connect timed out")
+        except aiohttp.ClientConnectorError as exc:
+            return TransportFailure("connect", f"cannot connect to {exc.host}:{exc.port}")
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
+            return TransportFailure("reset", type(exc).__name__)
+        except aiohttp.ClientError as exc:
+            return TransportFailure("reset", type(exc).__name__)
+
+    async def close(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), {}
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+
+
+async def read_all(resp: aiohttp.ClientResponse) -> bytes | TransportFailure:
+    """The whole body, or the failure that cut it short (the caller bounds the time)."""
+    try:
+        return await resp.read()
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        return TransportFailure("reset", type(exc).__name__)
+    except aiohttp.ClientError as exc:
+        return TransportFailure("reset", type(exc).__name__)
+
+
+#: Errors reading a stream body that mean the upstream went away mid-stream.
+STREAM_ERRORS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
+                 aiohttp.ClientError)

@@ -1,0 +1,1 @@
+"""The aiohttp edge: app factory, handlers (a few lines each), ops endpoints."""

@@ -1,0 +1,36 @@
+"""make_app: the aiohttp Application for one model listener. Knows routes, never sockets."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from plano_daemon.runtime import Gateway
+from plano_daemon.web import ops
+from plano_daemon.web.chat_completions import chat_completions
+from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
+
+
+def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool = True) -> web.Application:
+    cfg = gateway.runtime.config
+    app = web.Application(client_max_size=cfg.dubnium.max_body_bytes)
+    app[GATEWAY] = gateway
+    app[LISTENER_TIMEOUT] = listener_timeout
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_get("/v1/models", ops.list_models)
+    app.router.add_route("OPTIONS", "/v1/models", ops.models_preflight)
+    app.router.add_get("/healthz", ops.healthz)
+    app.router.add_get("/readyz", ops.readyz)
+    if serve_metrics:
+        app.router.add_get("/metrics", ops.metrics)
+    app.router.add_route("*", "/{tail:.*}", ops.not_found)
+    return app
+
+
+def make_metrics_app(gateway: Gateway) -> web.Application:
+    """The separate loopback metrics listener (`dubnium.metrics.listen`)."""
+    app = web.Application()
+    app[GATEWAY] = gateway
+    app[LISTENER_TIMEOUT] = 10.0
+    app.router.add_get("/metrics", ops.metrics)
+    app.router.add_route("*", "/{tail:.*}", ops.not_found)
+    return app

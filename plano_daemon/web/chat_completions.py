@@ -1,0 +1,12 @@
+"""POST /v1/chat/completions (OpenAI Chat Completions)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from plano_daemon import proxy
+from plano_daemon.catalog import CHAT
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    return await proxy.handle(request, CHAT)

@@ -1,0 +1,1 @@
+"""What each client API is on the wire: error bodies in its dialect, SSE framing."""

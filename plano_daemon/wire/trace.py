@@ -1,0 +1,29 @@
+"""W3C trace context: the incoming `traceparent` gives our trace id; we propagate a child upstream."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    trace_id: str  # 32 lowercase hex
+    flags: str = "01"
+
+    def outgoing(self) -> str:
+        """A traceparent for the upstream call: same trace, a fresh span id."""
+        return f"00-{self.trace_id}-{os.urandom(8).hex()}-{self.flags}"
+
+
+def trace_from_headers(headers: Mapping[str, str]) -> Trace:
+    value = headers.get("traceparent")
+    if value:
+        m = _TRACEPARENT.match(value.strip().lower())
+        if m and m.group(2) != "0" * 32 and m.group(3) != "0" * 16 and m.group(1) != "ff":
+            return Trace(trace_id=m.group(2), flags=m.group(4))
+    return Trace(trace_id=os.urandom(16).hex())

@@ -1,0 +1,110 @@
+"""Factories for socket tests: fake upstreams, a real gateway, SDK clients; all on 127.0.0.1, closed in reverse."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+import yaml
+
+from plano_daemon.config.load import LoadedConfig, load_config
+from plano_daemon.runtime import build_gateway
+from plano_daemon.server import Server
+from plano_daemon.systemd_notify import Notifier
+from tests.fakes.upstream import FakeUpstream
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLIENT_KEY = "sk-client-key-that-must-never-reach-upstream"
+
+
+def provider(model: str, upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:
+    """A model_providers entry pointing at a fake upstream."""
+    return {"model": model, "base_url": upstream.base_url, "access_key": f"key-for-{model}", **extra}
+
+
+def config(*providers: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A minimal v0.4.0 config with one loopback listener on a free port."""
+    return {"version": "v0.4.0",
+            "listeners": [{"type": "model", "name": "test", "address": "127.0.0.1", "port": 0}],
+            "model_providers": list(providers), **extra}
+
+
+@dataclass
+class RunningGateway:
+    server: Server
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+
+FakeFactory = Callable[..., Awaitable[FakeUpstream]]
+GatewayFactory = Callable[..., Awaitable[RunningGateway]]
+
+
+@pytest.fixture
+async def fake_upstream(aiohttp_server: Any) -> FakeFactory:
+    async def make(name: str = "upstream") -> FakeUpstream:
+        fake = FakeUpstream(name)
+        server = await aiohttp_server(fake.app())
+        fake.url = str(server.make_url("")).rstrip("/")
+        return fake
+    return make
+
+
+def load_text(text: str, env: dict[str, str] | None = None) -> LoadedConfig:
+    return load_config(None, text=text, environ=env or {})
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[GatewayFactory]:
+    started: list[Server] = []
+
+    async def make(cfg: dict[str, Any] | str, *, env: dict[str, str] | None = None,
+                   notifier: Notifier | None = None) -> RunningGateway:
+        text = cfg if isinstance(cfg, str) else yaml.safe_dump(cfg, sort_keys=False)
+        holder = {"text": text}
+        server = Server(gateway=build_gateway(load_text(text, env)),
+                        loader=lambda: load_text(holder["text"], env), notifier=notifier or Notifier({}))
+        await server.start()
+        started.append(server)
+        _, port = server.addresses[0]
+        return RunningGateway(server=server, url=f"http://127.0.0.1:{port}")
+
+    yield make
+    for server in reversed(started):
+        await server.stop()
+
+
+@pytest.fixture
+async def openai_client() -> AsyncIterator[Callable[[RunningGateway], openai.AsyncOpenAI]]:
+    clients: list[openai.AsyncOpenAI] = []
+
+    def make(gw: RunningGateway, **kw: Any) -> openai.AsyncOpenAI:
+        client = openai.AsyncOpenAI(base_url=gw.base_url, api_key=CLIENT_KEY, max_retries=0, **kw)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in reversed(clients):
+        await client.close()
+
+
+@pytest.fixture
+async def anthropic_client() -> AsyncIterator[Callable[[RunningGateway], anthropic.AsyncAnthropic]]:
+    clients: list[anthropic.AsyncAnthropic] = []
+
+    def make(gw: RunningGateway, **kw: Any) -> anthropic.AsyncAnthropic:
+        client = anthropic.AsyncAnthropic(base_url=gw.url, api_key=CLIENT_KEY, max_retries=0, **kw)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in reversed(clients):
+        await client.close()
