@@ -33,6 +33,16 @@ let
     else
       "\"" + builtins.replaceStrings [ "\\" "\"" ] [ "\\\\" "\\\"" ] s + "\"";
 
+  # plano-daemon's --log-level spelling.
+  cliLogLevel =
+    {
+      debug = "DEBUG";
+      info = "INFO";
+      warning = "WARNING";
+      error = "ERROR";
+    }
+    .${logLevel};
+
   commandLine = args: builtins.concatStringsSep " " (map escapeArg args);
 
   isPackage = runtime == "package";
@@ -50,6 +60,8 @@ let
             "serve"
             "--config"
             configFile
+            "--log-level"
+            cliLogLevel
           ]
           ++ extraArgs
         );
@@ -141,6 +153,7 @@ in
         ExecStartPre = "${testBin} -x ${escapeArg executable}";
         Slice = "ai.slice";
         EnvironmentFile = environmentFiles;
+        # The package runtime also gets --log-level; the variable is for the external runtime.
         Environment = [ "PLANO_LOG_LEVEL=${logLevel}" ];
         Restart = "on-failure";
         RestartSec = "2s";

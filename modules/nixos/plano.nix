@@ -178,7 +178,10 @@ in
       ];
       default = "info";
       example = "debug";
-      description = "Log level of the gateway, passed as `PLANO_LOG_LEVEL`.";
+      description = ''
+        Log level of the gateway: `--log-level` for `runtime = "package"`, and `PLANO_LOG_LEVEL` in the
+        environment for both runtimes.
+      '';
     };
 
     extraArgs = lib.mkOption {

@@ -108,7 +108,8 @@ def test_plano_service_contract(tmp_path: Path) -> None:
     assert service["WatchdogSec"] and service["ExecReload"].endswith("-HUP $MAINPID")
     assert service["ExecStartPre"] == f"{require_tool('test')} -x {tmp_path}/bin/plano-daemon"
     assert service["ExecStart"] == (
-        f"{tmp_path}/bin/plano-daemon serve --config {tmp_path}/config.yaml --example \"with space\""
+        f"{tmp_path}/bin/plano-daemon serve --config {tmp_path}/config.yaml --log-level INFO"
+        ' --example "with space"'
     )
     assert service["Slice"] == "ai.slice"
     assert service["StateDirectory"] == "plano" and service["CacheDirectory"] == "plano"
