@@ -1,0 +1,8 @@
+"""Retries and failover (SPEC §3): outcome classification, the per-request plan, shared blocks, health."""
+
+from plano_daemon.failover.blocks import Blocks
+from plano_daemon.failover.health import Health
+from plano_daemon.failover.outcome import Outcome, classify
+from plano_daemon.failover.plan import Attempt, Next, Plan, Stop, policy_for
+
+__all__ = ["Attempt", "Blocks", "Health", "Next", "Outcome", "Plan", "Stop", "classify", "policy_for"]
