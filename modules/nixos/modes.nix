@@ -34,6 +34,7 @@ in
       readOnly = true;
       default = mode;
       defaultText = lib.literalExpression "the mode command built from modules/nixos/mode.sh";
+      example = lib.literalExpression ''"''${lib.getExe config.dubnium.modes.package} status"'';
       description = "The `mode` command, for other modules to call.";
     };
   };

@@ -253,6 +253,8 @@ in
       serviceConfig = unit.Service;
     };
 
-    networking.firewall.interfaces.tailscale0.allowedTCPPorts = lib.mkIf cfg.exposeOnTailscale [ cfg.port ];
+    networking.firewall.interfaces = lib.mkIf cfg.exposeOnTailscale {
+      tailscale0.allowedTCPPorts = [ cfg.port ];
+    };
   };
 }
