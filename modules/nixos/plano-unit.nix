@@ -106,6 +106,7 @@ let
     ProtectKernelModules = true;
     ProtectKernelTunables = true;
     ProtectProc = "invisible";
+    # Hides /proc/stat too: prometheus-client then skips its process_* metrics (plano_* are unaffected).
     ProcSubset = "pid";
     # Network is the job (listeners, upstreams). AF_UNIX stays for the sd_notify socket and journald.
     RestrictAddressFamilies = [
