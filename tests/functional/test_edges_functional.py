@@ -1,0 +1,92 @@
+"""Bad client input, ops endpoints and 404s: always JSON, never a 500, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import pytest
+
+from tests.conftest import config, provider
+
+
+@pytest.fixture
+async def gw(fake_upstream, gateway):
+    up = await fake_upstream()
+    return await gateway(config(provider("openai/m", up, default=True),
+                                {"model": "openai/router", "base_url": up.base_url},
+                                model_aliases={"fast": {"target": "openai/m"}},
+                                overrides={"llm_routing_model": "openai/router"},
+                                dubnium={"max_body_bytes": 4096}))
+
+
+BAD_BODIES = [
+    (b"{not json", 400, "not valid JSON"),
+    (b"[1, 2]", 400, "must be a JSON object"),
+    (b'{"messages": []}', 400, "`model` is required"),
+    (b'{"model": 5, "messages": []}', 400, "`model` must be a non-empty string"),
+    (b'{"model": "openai/m"}', 400, "`messages` is required"),
+    (b'{"model": "openai/m", "messages": "hi"}', 400, "`messages` must be an array"),
+    (b'{"model": "openai/m", "messages": [], "stream": "yes"}', 400, "`stream` must be a boolean"),
+    (b'{"model": "nobody/serves-this", "messages": []}', 404, "nobody/serves-this"),
+]
+
+
+@pytest.mark.parametrize("body,status,message", BAD_BODIES)
+async def test_bad_input_is_a_json_4xx(gw, caplog, body: bytes, status: int, message: str) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{gw.base_url}/chat/completions", data=body,
+                          headers={"Content-Type": "application/json"}) as resp:
+            data = await resp.json()
+    assert resp.status == status
+    assert message in data["error"]["message"]
+    assert "Traceback" not in caplog.text
+
+
+async def test_body_over_the_limit_is_413(gw) -> None:
+    body = b'{"model": "openai/m", "messages": [{"role": "user", "content": "' + b"x" * 8000 + b'"}]}'
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{gw.base_url}/chat/completions", data=body,
+                          headers={"Content-Type": "application/json"}) as resp:
+            data = await resp.json()
+    assert resp.status == 413
+    assert data["error"]["code"] == "request_too_large"
+
+
+async def test_models_lists_providers_and_aliases_not_the_router(gw) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{gw.base_url}/models") as resp:
+            data = await resp.json()
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        async with s.options(f"{gw.base_url}/models", headers={
+                "Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"}) as pre:
+            assert pre.status == 204
+            assert "GET" in pre.headers["Access-Control-Allow-Methods"]
+    assert data["object"] == "list"
+    assert [m["id"] for m in data["data"]] == ["openai/m", "fast"]
+    assert all(m["object"] == "model" and m["owned_by"] == "openai" and m["created"] for m in data["data"])
+
+
+async def test_health_and_unknown_paths(gw) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{gw.url}/healthz") as resp:
+            assert resp.status == 200
+        async with s.get(f"{gw.url}/v2/whatever") as resp:
+            assert resp.status == 404
+            assert (await resp.json())["error"]["code"] == "not_found"
+        async with s.get(f"{gw.base_url}/chat/completions") as resp:
+            assert resp.status == 404
+
+
+async def test_metrics_count_requests_upstreams_and_tokens(gw, openai_client) -> None:
+    client = openai_client(gw)
+    await client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "hi"}])
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{gw.url}/metrics") as resp:
+            text = await resp.text()
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    assert 'plano_requests_total{handler="chat",method="POST",status_class="2xx"} 1.0' in text
+    assert 'plano_upstream_requests_total{error_class="none",model="openai/m",provider="openai",status_class="2xx"} 1.0' in text
+    assert 'plano_tokens_total{kind="input",model="openai/m"} 11.0' in text
+    assert "plano_requests_in_flight 0.0" in text
