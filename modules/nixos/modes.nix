@@ -10,6 +10,7 @@
 }:
 let
   cfg = config.dubnium.modes;
+  # Only aiSlice and computeTarget are used here; plano.nix fills in the service's arguments.
   units = import ./plano-unit.nix {
     executable = "/unused";
     configFile = "/unused";
