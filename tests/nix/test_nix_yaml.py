@@ -4,7 +4,7 @@
   calls it) and the Home Manager dubnium.yaml: accepted by `python -m plano_daemon validate`.
 - The Home Manager files equal the user's fixtures in content (Home Manager aichat-style golden files).
 - A config naming the generated profile as `dubnium.policy_profile` validates (today `validate` does not
-  open the profile, so the content comparison is what checks the profile itself).
+  open the profile); the profile itself is loaded with the daemon's policy profile loader.
 
 pkgs.formats.yaml renders the same data; JSON is written through PyYAML here, as YAML.
 """
@@ -113,3 +113,10 @@ def test_config_with_the_generated_profile_validates(tmp_path: Path) -> None:
     settings["dubnium"] = {"policy_profile": str(profile), "ledger": {"path": str(tmp_path / "ledger.jsonl")}}
     proc = validate(write_yaml(tmp_path / "dubnium.yaml", settings), keys_file(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_home_manager_profile_loads_as_a_policy_profile(tmp_path: Path) -> None:
+    profile = write_yaml(tmp_path / "local-first-dev.yaml", nix_eval("import <repo/modules/home/local-first-dev.nix> { }"))
+    code = "import sys; from pathlib import Path; from plano_daemon.policy.profile import load_profile; load_profile(Path(sys.argv[1]))"
+    proc = subprocess.run([sys.executable, "-c", code, str(profile)], cwd=REPO, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
