@@ -123,6 +123,9 @@ async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[byt
     if not isinstance(stream, bool) and stream is not None:
         raise BadRequest("`stream` must be a boolean", extra={"param": "stream"})
     _check_shape(ctx.api, body)
+    if ctx.api == RESPONSES and body.get("previous_response_id") and rt.config.state_storage is None:
+        raise BadRequest("`previous_response_id` needs `state_storage` in the gateway config; without it, "
+                         "send the whole conversation in `input`", extra={"param": "previous_response_id"})
     ctx.requested = model
     ctx.stream = bool(stream)
     return raw, body

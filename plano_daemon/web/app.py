@@ -8,6 +8,8 @@ from plano_daemon.runtime import Gateway
 from plano_daemon.web import ops
 from plano_daemon.web.chat_completions import chat_completions
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
+from plano_daemon.web.messages import messages
+from plano_daemon.web.responses import responses
 
 
 def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool = True) -> web.Application:
@@ -16,6 +18,8 @@ def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool =
     app[GATEWAY] = gateway
     app[LISTENER_TIMEOUT] = listener_timeout
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/responses", responses)
     app.router.add_get("/v1/models", ops.list_models)
     app.router.add_route("OPTIONS", "/v1/models", ops.models_preflight)
     app.router.add_get("/healthz", ops.healthz)

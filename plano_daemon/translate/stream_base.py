@@ -1,0 +1,116 @@
+"""What every stream translator shares: SSE bytes in, decoded JSON events to a subclass, SSE bytes out.
+
+Subclasses implement `_on_json` (one upstream event), `_on_done` (the upstream's `[DONE]`), `_close`
+(closing events at EOF, emitted once) and `_error_event`. The base guarantees, for any chunking of the
+upstream bytes: events reach the subclass in order and complete; an event that is not JSON, or that
+the subclass does not understand, is forwarded as an SSE comment (visible on the wire, ignored by every
+SDK) and counted in `anomalies`; nothing is emitted after the terminal event.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from plano_daemon.wire.sse import SSEEvent, SSEParser, encode
+
+
+@dataclass(slots=True)
+class Usage:
+    """Tokens reported by the upstream so far, for metrics; zero when it reported none."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def sse(obj: dict[str, Any], event: str | None = None) -> bytes:
+    return encode(dumps(obj), event=event)
+
+
+def comment(raw: bytes) -> bytes:
+    """An upstream event we cannot translate, kept on the wire as comment lines."""
+    text = raw.decode("utf-8", errors="replace").strip("\n")
+    return "".join(f": {line}\n" for line in text.split("\n")).encode() + b"\n"
+
+
+def as_int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+class StreamTranslatorBase:
+    """Feed upstream SSE bytes in any chunking; get client SSE bytes back."""
+
+    __slots__ = ("_parser", "_done", "usage", "anomalies")
+
+    def __init__(self) -> None:
+        self._parser = SSEParser()
+        self._done = False
+        self.usage = Usage()
+        self.anomalies = 0
+
+    @property
+    def done(self) -> bool:
+        """True once the terminal event (stop, [DONE], completed or error) was emitted."""
+        return self._done
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._translate(self._parser.feed(chunk))
+
+    def finish(self) -> bytes:
+        """At upstream EOF: any event still buffered, then the closing events, exactly once."""
+        out = self._translate(self._parser.flush())
+        if self._done:
+            return out
+        self._done = True
+        return out + self._close()
+
+    def error(self, message: str) -> bytes:
+        """A terminal error event in the client's dialect; nothing if the stream already ended."""
+        if self._done:
+            return b""
+        self._done = True
+        return self._error_event(message)
+
+    def _translate(self, events: list[SSEEvent]) -> bytes:
+        out: list[bytes] = []
+        for ev in events:
+            if self._done:
+                break
+            data = ev.data.strip()
+            if data == "[DONE]":
+                self._done = True
+                out.append(self._close())
+                continue
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                obj = None
+            produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
+            if produced is None:
+                self.anomalies += 1
+                out.append(comment(ev.raw))
+            else:
+                out.append(produced)
+        return b"".join(out)
+
+    def _upstream_error(self, obj: dict[str, Any]) -> bytes:
+        """An error the upstream reported inside the stream becomes the client's terminal error."""
+        err = obj.get("error")
+        message = err.get("message") if isinstance(err, dict) else err
+        self._done = True
+        return self._error_event(str(message or "upstream reported an error"))
+
+    def _on_json(self, event: str | None, obj: dict[str, Any]) -> bytes | None:
+        """Client bytes for one upstream event (maybe b""), or None when the event is not understood."""
+        raise NotImplementedError
+
+    def _close(self) -> bytes:
+        raise NotImplementedError
+
+    def _error_event(self, message: str) -> bytes:
+        raise NotImplementedError
