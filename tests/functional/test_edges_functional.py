@@ -90,3 +90,17 @@ async def test_metrics_count_requests_upstreams_and_tokens(gw, openai_client) ->
     assert 'plano_upstream_requests_total{error_class="none",model="openai/m",provider="openai",status_class="2xx"} 1.0' in text
     assert 'plano_tokens_total{kind="input",model="openai/m"} 11.0' in text
     assert "plano_requests_in_flight 0.0" in text
+
+
+async def test_one_access_line_per_request_without_prompt_or_key(gw, openai_client, caplog) -> None:
+    import json
+
+    caplog.set_level(logging.INFO, logger="plano_daemon.access")
+    await openai_client(gw).chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "a very private prompt"}])
+    lines = [r.getMessage() for r in caplog.records if r.name == "plano_daemon.access"]
+    assert len(lines) == 1
+    entry = json.loads(lines[0])
+    assert (entry["requested"], entry["resolved"], entry["status"]) == ("fast", "openai/m", 200)
+    assert len(entry["request_id"]) == 32 and entry["attempts"][0]["status"] == 200
+    assert "private prompt" not in lines[0] and "key-for-" not in lines[0]
