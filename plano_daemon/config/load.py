@@ -20,6 +20,7 @@ from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substi
 from plano_daemon.config.migrate import migrate
 from plano_daemon.config.schema import Config
 from plano_daemon.errors import ConfigError
+from plano_daemon.policy.profile import Profile, load_profile, profile_path
 
 #: Provider fields whose `$VAR` references are substituted (Plano substitutes keys and endpoints).
 _SUBSTITUTED_PROVIDER_FIELDS = ("access_key", "base_url", "http_host")
@@ -31,6 +32,8 @@ class LoadedConfig:
     warnings: list[str] = field(default_factory=list)
     secrets: frozenset[str] = frozenset()
     path: str | None = None
+    #: The model-router policy profile (`dubnium.policy_profile` or MODEL_ROUTER_*); None: no filtering.
+    profile: Profile | None = None
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
@@ -83,10 +86,17 @@ def load_config(path: str | None, *, env_files: Sequence[str] = (),
         config = Config.model_validate(migrated)
     except ValidationError as exc:
         problems += _format_errors(exc)
+    profile = None
+    if not problems:
+        where = profile_path(config.dubnium.policy_profile, env, config_path=path)
+        try:
+            profile = load_profile(where) if where is not None else None
+        except ConfigError as exc:
+            problems += exc.problems
     if problems:
         raise ConfigError([redact(p, secrets) for p in problems])
     return LoadedConfig(config=config, warnings=notes + _warnings(config), secrets=frozenset(secrets),
-                        path=path)
+                        path=path, profile=profile)
 
 
 def _substitute_env(cfg: dict[str, Any], env: Mapping[str, str], secrets: set[str]) -> list[str]:

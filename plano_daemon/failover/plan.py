@@ -15,7 +15,8 @@ attempt, as Plano does):
 - delay before attempt n+1: min(base·2^(n-1), max) ms, × uniform [0.5, 1) with jitter, when `backoff.apply_to`
   covers the next channel; a Retry-After from the failed channel is a floor (capped) when the next channel
   is the one it names, and with `apply_to: global` it blocks that model/prefix for later requests too;
-- stop on success, a client error, a policy refusal, max attempts, `max_retry_duration_ms`, or no candidate.
+- stop on success, a client error, a policy refusal, max attempts, `max_retry_duration_ms`, or no candidate;
+  also on a failure whose reason the policy profile does not allow as a fallback reason (`permitted`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class Stop:
     """No more attempts. `exhausted`: answer with the exhaustion error rather than the last response."""
 
     why: str  # ok | client_error | policy | single_attempt | max_attempts | max_duration | no_candidate
+    #        | fallback_forbidden
     exhausted: bool
 
 
@@ -80,12 +82,13 @@ class Plan:
 
     __slots__ = ("primary", "policy", "attempts", "fallbacks", "_channels", "_resolve", "_blocks",
                  "_local_blocks", "_health", "_clock", "_rng", "_eligible", "_current", "_pending_delay",
-                 "_started", "_tried")
+                 "_started", "_tried", "_permitted")
 
     def __init__(self, primary: Channel, *, policy: RetryPolicy | None, channels: Sequence[Channel],
                  resolve: Callable[[str], Channel | None], blocks: Blocks, health: Health,
                  clock: Callable[[], float], rng: Callable[[], float],
-                 eligible: Callable[[Channel], bool] | None = None) -> None:
+                 eligible: Callable[[Channel], bool] | None = None,
+                 permitted: Callable[[str | None], bool] | None = None) -> None:
         self.primary = primary
         self.policy = policy
         self.attempts: list[Attempt] = []
@@ -98,6 +101,7 @@ class Plan:
         self._clock = clock
         self._rng = rng
         self._eligible = eligible or (lambda _ch: True)
+        self._permitted = permitted or (lambda _reason: True)
         self._current: Channel | None = None
         self._pending_delay = 0.0
         self._started = 0.0
@@ -145,6 +149,8 @@ class Plan:
             self._health.success(cur.model)
             return Stop(outcome.kind, exhausted=False)
         self._health.failure(cur.model, outcome.reason or "failure", now=now)
+        if not self._permitted(outcome.reason):
+            return Stop("fallback_forbidden", exhausted=outcome.status is None)
         policy = self.policy
         if policy is None:
             return Stop("single_attempt", exhausted=outcome.status is None)
