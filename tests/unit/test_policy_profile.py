@@ -115,3 +115,39 @@ def test_profile_path_prefers_the_config_setting_relative_to_the_config_file() -
 @pytest.mark.parametrize("env", [{}, {"MODEL_ROUTER_PROFILE": "x"}, {"MODEL_ROUTER_CONFIG_HOME": "/c"}])
 def test_no_setting_and_incomplete_environment_means_no_profile(env: dict[str, str]) -> None:
     assert profile_path(None, env) is None
+
+
+CONFIG = """
+listeners: [{port: 0}]
+model_providers: [{model: local/m, base_url: "http://127.0.0.1:9/v1"}]
+"""
+
+
+def test_the_config_loads_its_profile_from_the_dubnium_key(tmp_path: Path) -> None:
+    from plano_daemon.config.load import load_config
+    (tmp_path / "prof.yaml").write_text(FIXTURE.read_text())
+    cfg_path = tmp_path / "plano.yaml"
+    cfg_path.write_text(CONFIG + "dubnium: {policy_profile: prof.yaml}\n")
+    loaded = load_config(str(cfg_path), environ={})
+    assert loaded.profile is not None and loaded.profile.profile == "local-first-dev"
+    assert load_config(None, text=CONFIG, environ={}).profile is None
+
+
+def test_the_config_finds_the_profile_from_the_users_shell_variables(tmp_path: Path) -> None:
+    from plano_daemon.config.load import load_config
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "local-first-dev.yaml").write_text(FIXTURE.read_text())
+    env = {"MODEL_ROUTER_CONFIG_HOME": str(tmp_path), "MODEL_ROUTER_PROFILE": "local-first-dev"}
+    loaded = load_config(None, text=CONFIG, environ=env)
+    assert loaded.profile is not None and loaded.profile.default_class == "local_only"
+
+
+def test_a_bad_profile_makes_the_config_invalid_with_the_profile_path(tmp_path: Path) -> None:
+    from plano_daemon.config.load import load_config
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: p\nprivacy_classes: {x: {allowed_boundaries: [local]}}\nfallback: {allowed: []}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(None, text=CONFIG + f"dubnium: {{policy_profile: {bad}}}\n", environ={})
+    assert err.value.problems == [
+        f"policy profile {bad}: fallback.allowed: unknown key (check the spelling against the model-router "
+        "profile schema)"]
