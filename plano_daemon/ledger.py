@@ -1,0 +1,149 @@
+"""The route-decision ledger (SPEC §5): one JSON line per routing decision, for later audit.
+
+`decision_record` builds a model-router RouteDecision record from facts (pure; it never sees prompt
+text or keys, so it cannot leak them). `LedgerWriter` appends records in batches: a request only
+queues a line; a background flush writes, fsyncs and rotates by size, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from plano_daemon.config.schema import LedgerSettings
+from plano_daemon.logs import LOG
+
+FILE_NAME = "route-decisions.jsonl"
+#: Neutral policy facts until a policy profile narrows anything (issue 6 fills these).
+NO_FALLBACK_POLICY: dict[str, list[str]] = {"allowed_reasons": [], "forbidden_reasons": []}
+
+
+def decision_record(*, request_id: str, timestamp: float, route: str | None, requested_model: str | None,
+                    selected: str | None, candidates: Sequence[str], ranked: Sequence[str], router: str,
+                    affinity_key: str | None = None, decision_reasons: Sequence[str] = (),
+                    attempts: Sequence[Mapping[str, Any]] = (), fallbacks: Sequence[Mapping[str, Any]] = (),
+                    input_tokens: int = 0, output_tokens: int = 0, latency_ms: float | None = None,
+                    outcome: str = "selected", privacy_class: str | None = None,
+                    data_classes: Sequence[str] = (), eligible: Sequence[str] | None = None,
+                    rejected: Mapping[str, Sequence[str]] | None = None,
+                    policy_denials: Sequence[Mapping[str, Any]] = (),
+                    fallback_policy: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """One RouteDecision. `router` is llm | embedded | pinned | none: which path decided."""
+    return {
+        "request_id": request_id,
+        "timestamp": datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds"),
+        "task": route or "none",
+        "privacy_class": privacy_class,
+        "data_classes": list(data_classes),
+        "decision_outcome": outcome,
+        "selected_source": selected,
+        "candidate_sources": list(candidates),
+        "eligible_sources": list(candidates if eligible is None else eligible),
+        "ranked_sources": list(ranked),
+        "rejected_sources": {k: list(v) for k, v in (rejected or {}).items()},
+        "policy_denials": [dict(d) for d in policy_denials],
+        "decision_reasons": list(decision_reasons),
+        "affinity_key": affinity_key,
+        "fallback_policy": {k: list(v) for k, v in (fallback_policy or NO_FALLBACK_POLICY).items()},
+        "fallbacks": [dict(f) for f in fallbacks],
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens, "latency_ms": latency_ms},
+        "requested_model": requested_model,
+        "router": router,
+        "attempts": [dict(a) for a in attempts],
+    }
+
+
+def ledger_path(settings: LedgerSettings, state_dir: Path) -> Path:
+    """`dubnium.ledger.path`, else $STATE_DIRECTORY (or the local state default) / route-decisions.jsonl."""
+    if settings.path:
+        return Path(os.path.expanduser(settings.path))
+    return state_dir / FILE_NAME
+
+
+class LedgerWriter:
+    """Batched JSONL appends with fsync per batch and size-based rotation (`path.1` … `path.N`)."""
+
+    __slots__ = ("path", "_max_bytes", "_backups", "_pending", "_lock", "_task", "_interval")
+
+    def __init__(self, path: Path, *, max_bytes: int, backups: int, flush_interval: float = 0.2) -> None:
+        self.path = path
+        self._max_bytes = max_bytes
+        self._backups = backups
+        self._interval = flush_interval
+        self._pending: list[str] = []
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: LedgerSettings, state_dir: Path) -> LedgerWriter:
+        return cls(ledger_path(settings, state_dir), max_bytes=settings.max_bytes, backups=settings.backups,
+                   flush_interval=settings.flush_interval_ms / 1000)
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Queue one record (no I/O on the caller's path)."""
+        self._pending.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def write_batch(self, lines: Sequence[str]) -> None:
+        """Blocking: append `lines`, fsync, rotate when the file passed `max_bytes`."""
+        if not lines:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = "".join(lines).encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size >= self._max_bytes:
+            self._rotate()
+
+    def _rotate(self) -> None:
+        if self._backups == 0:
+            self.path.unlink(missing_ok=True)
+            return
+        for n in range(self._backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+        self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
+    async def flush(self) -> None:
+        """Write what is queued, in a worker thread; one flush at a time keeps lines in order."""
+        async with self._lock:
+            lines, self._pending = self._pending, []
+            await asyncio.to_thread(self.write_batch, lines)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            if self._pending:
+                try:
+                    await self.flush()
+                except OSError as exc:
+                    LOG.error("route ledger %s: cannot write (%s); records dropped", self.path, exc.strerror)
+
+    async def close(self) -> None:
+        """Stop the background flush and write whatever is still queued."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(OSError):
+            await self.flush()

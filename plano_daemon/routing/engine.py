@@ -1,0 +1,140 @@
+"""One routing decision for one request: inline or configured routes → pin → router model → embedded.
+
+Shared by the proxy's `choose` step and the `/routing/v1/*` endpoints, so both decide the same way.
+The router model fails open: on a timeout, an error status or an answer we cannot read, the embedded
+router decides, and the result says which backend did (for the ledger and metrics).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plano_daemon.catalog import Catalog, Channel
+from plano_daemon.config.schema import Config
+from plano_daemon.logs import LOG
+from plano_daemon.metrics import Metrics
+from plano_daemon.routing.affinity import SessionPins, affinity_key
+from plano_daemon.routing.conversation import extract_conversation
+from plano_daemon.routing.decide import rank
+from plano_daemon.routing.embedded import router_for
+from plano_daemon.routing.llm_client import RouterFailure, ask_router_model
+from plano_daemon.routing.router_contract import DEFAULT_TEMPLATE, TemplateError, build_prompt, check_template, parse_answer
+from plano_daemon.routing.routes import Route, pop_inline_routes, routes_from_config
+from plano_daemon.upstream import UpstreamPool
+
+LLM, EMBEDDED, PINNED, NONE = "llm", "embedded", "pinned", "none"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingResult:
+    route: str | None
+    models: tuple[str, ...]  # the route's models in trial order; empty without a route
+    router: str  # llm | embedded | pinned | none
+    session_id: str | None = None
+    pinned: bool = False
+    router_failure: str | None = None  # why the router model did not decide, when it was asked
+    elapsed: float = 0.0
+
+    @property
+    def model(self) -> str | None:
+        return self.models[0] if self.models else None
+
+
+NOT_ROUTED = RoutingResult(route=None, models=(), router=NONE)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingContext:
+    """The long-lived pieces a decision uses (kept across reloads, owned by the gateway's services)."""
+
+    pool: UpstreamPool
+    pins: SessionPins
+    metrics: Metrics
+
+
+class RoutingEngine:
+    """What one config says about routing, prepared once per config load."""
+
+    __slots__ = ("routes", "llm_channel", "template", "context_tokens", "timeout")
+
+    def __init__(self, config: Config, catalog: Catalog) -> None:
+        self.routes: tuple[Route, ...] = routes_from_config(config.routing_preferences)
+        name = config.overrides.llm_routing_model
+        self.llm_channel: Channel | None = catalog.resolve(name) if name else None
+        self.template = load_template(config.routing.router_prompt_file)
+        self.context_tokens = config.overrides.orchestrator_model_context_length
+        self.timeout = config.routing.router_timeout
+        if self.routes:
+            router_for(self.routes)  # build the embedded router now, not on the first request
+
+    async def route(self, body: dict[str, Any], headers: Mapping[str, str], ctx: RoutingContext) -> RoutingResult:
+        """Decide; strips inline routing fields from `body` as a side effect (they are never forwarded)."""
+        inline = pop_inline_routes(body)
+        routes = self.routes if inline is None else inline
+        if not routes:
+            return NOT_ROUTED
+        key = affinity_key(headers)
+        if key is not None:
+            pin = ctx.pins.get(key)
+            ctx.metrics.session_cache.labels("hit" if pin else "miss").inc()
+            if pin is not None:
+                ctx.metrics.router_decisions.labels(pin.route or "none", pin.model, PINNED).inc()
+                return RoutingResult(pin.route, pin.models or (pin.model,), PINNED, key, pinned=True)
+        turns = extract_conversation(body)
+        if not turns:
+            return NOT_ROUTED
+        started = time.perf_counter()
+        failure: str | None = None
+        name: str | None = None
+        backend = EMBEDDED
+        if self.llm_channel is not None:
+            prompt = build_prompt(routes, turns, template=self.template, context_tokens=self.context_tokens)
+            answer = await ask_router_model(ctx.pool, self.llm_channel, prompt, timeout=self.timeout)
+            if isinstance(answer, RouterFailure):
+                failure = answer.kind
+            else:
+                parsed = parse_answer(answer, (r.name for r in routes))
+                if parsed.understood:
+                    name, backend = parsed.route, LLM
+                else:
+                    failure = "unreadable_answer"
+            if failure is not None:
+                LOG.warning("router model %s failed (%s); the embedded router decides",
+                            self.llm_channel.name, failure)
+        if backend == EMBEDDED:
+            name = router_for(routes).route(turns).route
+        elapsed = time.perf_counter() - started
+        chosen = next((r for r in routes if r.name == name), None)
+        models = rank(chosen) if chosen is not None else ()
+        ctx.metrics.router_duration.labels(backend).observe(elapsed)
+        ctx.metrics.router_decisions.labels(name or "none", models[0] if models else "none", backend).inc()
+        if key is not None and models:
+            ctx.pins.put(key, model=models[0], route=name, models=models)
+        return RoutingResult(name, models, backend, key, router_failure=failure, elapsed=elapsed)
+
+
+def load_template(path: str | None) -> str:
+    """The router prompt template; a missing or broken file is logged and our own template used."""
+    if path is None:
+        return DEFAULT_TEMPLATE
+    try:
+        return check_template(Path(path).expanduser().read_text(encoding="utf-8"))
+    except (OSError, TemplateError) as exc:
+        LOG.error("routing.router_prompt_file %s: %s; using the built-in router prompt", path, exc)
+        return DEFAULT_TEMPLATE
+
+
+def route_offline(engine: RoutingEngine, body: dict[str, Any]) -> RoutingResult:
+    """The embedded router alone (the `route` CLI): no network, no pins."""
+    inline = pop_inline_routes(body)
+    routes = engine.routes if inline is None else inline
+    turns = extract_conversation(body)
+    if not routes or not turns:
+        return NOT_ROUTED
+    name = router_for(routes).route(turns).route
+    chosen = next((r for r in routes if r.name == name), None)
+    return RoutingResult(name, rank(chosen) if chosen else (), EMBEDDED)

@@ -1,0 +1,224 @@
+"""Words → features for the embedded router: stems, plus shared concepts for software-task vocabulary.
+
+Route descriptions and prompts rarely use the same words ("fix this crash" vs "debugging runtime
+failures"). Mapping both sides onto a small set of concepts (a hand-written thesaurus of how people
+ask coding assistants for things) lets them meet without a model. The table is general vocabulary,
+not tuned to any route set: a route that uses none of these words still matches on its own stems.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+#: concept → surface words and phrases (lowercase; single words are stemmed before lookup).
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "c:create": ("write", "wrote", "written", "create", "generate", "implement", "build", "scaffold",
+                 "add", "make", "develop", "code up", "boilerplate", "new", "produce", "compose",
+                 "construct", "author", "set up", "stub"),
+    "c:code": ("code", "function", "method", "class", "script", "program", "module", "snippet",
+               "endpoint", "component", "library", "api", "cli", "algorithm", "regex", "regular expression",
+               "query", "sql", "decorator", "generator", "loop", "variable", "interface", "schema",
+               "struct", "enum", "app", "application", "handler", "migration", "workflow", "lambda", "callback", "async", "await", "compiler", "makefile",
+               "codebase", "repo", "repository", "source", "implementation", "feature", "flag",
+               "recursive", "recursion", "type", "object", "pointer", "closure", "thread", "syntax",
+               "dockerfile", "yaml", "json", "html", "css", "framework", "package", "dependency",
+               "unit test", "pull request", "diff", "commit", "refactor", "snake case", "camel case"),
+    "c:lang": ("python", "go", "golang", "rust", "typescript", "javascript", "java", "kotlin", "swift",
+               "ruby", "php", "bash", "shell", "c++", "cpp", "c#", "haskell", "scala", "elixir", "lua",
+               "perl", "nix", "react", "vue", "django", "flask", "node", "nodejs", "zod", "pytest",
+               "actix", "spring", "terraform", "powershell", "sql", "zig", "ocaml", "clojure", "dart"),
+    "c:test": ("test", "tests", "unit test", "pytest", "spec", "coverage", "assertion", "mock", "fixture"),
+    "c:modify": ("refactor", "rewrite", "restructure", "clean up", "simplify", "modify", "change",
+                 "update", "migrate", "rename", "port", "convert to", "optimize", "improve"),
+    "c:fix": ("fix", "patch", "repair", "resolve", "correct", "solve", "workaround", "hotfix"),
+    "c:error": ("bug", "error", "exception", "crash", "fail", "failure", "traceback", "stack trace",
+                "stacktrace", "segfault", "segmentation fault", "panic", "broken", "not working",
+                "doesn't work", "does not work", "exit code", "leak", "hang", "hangs", "freeze", "timeout",
+                "time out", "times out", "timed out", "connection reset", "refused", "denied", "oom",
+                "out of memory", "killed", "core dump", "deadlock", "race condition", "nullpointer",
+                "nullpointerexception", "typeerror", "valueerror", "keyerror", "modulenotfounderror",
+                "importerror", "undefined", "null", "nonetype", "502", "500", "404", "137", "regression", "exit", "exits", "exited", "break", "breaks", "broke", "abort", "aborted",
+                "flaky", "intermittent", "intermittently", "unexpected", "wrong", "issue", "problem"),
+    "c:diagnose": ("debug", "diagnose", "diagnosis", "investigate", "troubleshoot", "root cause", "cause",
+                   "causing", "why", "figure out", "find out", "what went wrong", "went wrong",
+                   "track down", "pinpoint"),
+    "c:explain": ("explain", "explanation", "describe", "walk through", "walk me through", "what does",
+                  "how does", "understand", "understanding", "meaning", "purpose", "clarify", "tell me what",
+                  "what is the purpose", "how it works", "works", "teach", "elaborate", "interpret",
+                  "break down", "detailed explanation"),
+    "c:read": ("read", "review", "reviewing", "inspect", "look at", "audit", "trace", "tracing", "follow",
+               "existing", "flow", "step through", "go over"),
+    "c:compare": ("compare", "comparison", "comparing", "versus", "vs", "tradeoff", "trade-off",
+                  "trade offs", "tradeoffs", "pros and cons", "pros", "cons", "evaluate", "evaluating",
+                  "assess", "weigh", "options", "alternatives", "recommend", "recommendation",
+                  "should we", "should i", "better", "choose", "choice", "which one", "decide",
+                  "decision", "justify", "worth it", "risks", "risk", "impact"),
+    "c:reason": ("reason", "reasoning", "think through", "think about", "complex", "multi-step",
+                 "analysis", "analyze", "analyse", "analytical", "logic", "logical", "proof", "prove",
+                 "deduce", "infer", "estimate", "bottleneck", "strategy", "strategic", "in depth",
+                 "thorough", "careful", "detailed", "puzzle", "why would", "implications"),
+    "c:plan": ("plan", "planning", "architecture", "architect", "design", "roadmap", "decompose",
+               "decomposition", "break into", "milestones", "organize", "structure", "migration plan",
+               "system design", "scalable", "scalability", "microservices", "monolith"),
+    "c:data": ("data", "dataset", "csv", "spreadsheet", "statistics", "metrics", "numbers", "sales",
+               "revenue", "percentiles", "trend", "trends", "chart", "table", "figures", "forecast",
+               "growth", "pricing", "cost", "costs", "budget"),
+    "c:docs": ("documentation", "document", "docs", "doc", "readme", "docstring", "docstrings", "comment",
+               "comments", "changelog", "release notes", "guide", "user guide", "manual", "tutorial",
+               "commit message", "api docs", "decision record", "adr", "wiki", "technical writing",
+               "howto", "how-to", "faq", "man page", "annotate", "onboarding", "specification"),
+    "c:web": ("browse", "browsing", "website", "web", "web page", "webpage", "url", "internet",
+              "online", "google", "fetch", "http", "https", "www", "wikipedia", "news", "article",
+              "site", "page", "status page", "blog", "search the", "look up online", "latest",
+              "today's", "today", "current", "recent", "headlines", "crawl", "scrape", "download",
+              "open this", "go to", "visit", "releases page"),
+    "c:summarize": ("summarize", "summarise", "summary", "gist", "tl;dr", "tldr", "recap", "digest",
+                    "synopsis", "overview"),
+    "c:translate": ("translate", "translation", "spanish", "french", "german", "italian", "japanese",
+                    "chinese", "portuguese", "korean", "russian", "dutch", "arabic", "hindi", "english",
+                    "in another language"),
+    "c:convert": ("convert", "conversion", "conversions", "format", "reformat", "transform", "celsius",
+                  "fahrenheit", "units", "to yaml", "to json", "to csv", "to markdown", "encode", "decode"),
+    "c:fact": ("what is the", "who is", "who was", "when did", "when was", "where is", "how many",
+               "how much", "how far", "how old", "capital", "define", "definition", "fact", "factual",
+               "lookup", "look up", "time zone", "timezone", "population", "synonym", "antonym",
+               "spell", "spelling", "meaning of", "stand for"),
+    "c:chat": ("hi", "hello", "hey", "thanks", "thank you", "thx", "bye", "goodbye", "good morning",
+               "good night", "how are you", "chat", "chit-chat", "conversation", "casual", "small talk",
+               "joke", "cheers"),
+    "c:simple": ("simple", "quick", "short", "trivial", "brief", "easy", "fast", "cheap",
+                 "one-liner", "basic"),
+    "c:math": ("calculate", "compute", "percent", "percentage", "%", "sum", "multiply", "divide",
+               "arithmetic", "math", "equation", "square root"),
+    "c:long": ("long", "long-context", "entire", "whole", "large", "lengthy", "book", "transcript",
+               "many files", "huge", "synthesis", "synthesize", "all of these"),
+    "c:ops": ("deploy", "deployment", "docker", "kubernetes", "k8s", "container", "systemd", "systemctl",
+              "service", "server", "nixos", "ci", "pipeline", "infrastructure", "cluster"),
+}
+
+STOPWORDS = frozenset(
+    "a an the and or but of to in on at for with from by as is are was were be been being it its this "
+    "that these those i me my we our you your he she they them their there here do does did doing "
+    "have has had having can could would should will shall may might must not no so if then than "
+    "into onto about over under again further once all any both each few more most other some such "
+    "only own same too very just also please pls now up out off what which who whom how when where "
+    "give tell let get got want need like one two via using use without within help can't don't".split())
+
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9+#%']*(?:[-.][a-z0-9+#]+)*|%")
+_SUFFIXES = (("ization", "iz"), ("ation", "at"), ("ement", ""), ("ment", ""), ("ingly", ""),
+             ("ing", ""), ("edly", ""), ("ed", ""), ("er", ""), ("ly", ""), ("e", ""))
+_KEEP = frozenset({"news", "always", "status", "analysis", "series", "species", "yes", "plus"})
+#: Mentioning a language or a test says the task is about code.
+IMPLIES = {"c:lang": "c:code", "c:test": "c:code"}
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light two-step suffix stripper (plural, then inflection) so write/writing/writes,
+    generate/generation and error/errors meet; exactness matters less than consistency."""
+    word = word.strip("'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    if len(word) <= 3 or not word.isalpha() or word in _KEEP:
+        return word
+    if word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif word.endswith("es") and word[-3] in "sxz" or word.endswith(("ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            if not replacement and len(base) >= 4 and base[-1] == base[-2] and base[-1] not in "lsz":
+                base = base[:-1]  # running → run, debugging → debug
+            return base + replacement
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def _build_tables() -> tuple[dict[str, frozenset[str]], dict[tuple[str, ...], frozenset[str]], int]:
+    words: dict[str, set[str]] = {}
+    phrases: dict[tuple[str, ...], set[str]] = {}
+    for concept, surfaces in CONCEPTS.items():
+        for surface in surfaces:
+            parts = tuple(stem(t) for t in tokens(surface))
+            if len(parts) == 1:
+                words.setdefault(parts[0], set()).add(concept)
+            elif parts:
+                phrases.setdefault(parts, set()).add(concept)
+    longest = max((len(p) for p in phrases), default=1)
+    return ({k: frozenset(v) for k, v in words.items()},
+            {k: frozenset(v) for k, v in phrases.items()}, longest)
+
+
+WORD_CONCEPTS, PHRASE_CONCEPTS, _LONGEST_PHRASE = _build_tables()
+STEM_SHARE = 0.5
+#: "exits with code 137", "returned status 500": a numeric code is a failure report, not code.
+_STATUS_CODE = re.compile(r"\b(?:exit|return|status|error)?\s*(?:code|status)\s+-?\d+\b", re.I)
+_URL = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|org|net|io|dev|gov|edu|co)\b")
+_CODE_SIGNS = re.compile(r"```|[{};]\s*$|\w+\(\)|=>|->|::|\b(?:def|fn|func|const|import|return)\b|"
+                         r"\.(?:py|js|ts|rs|go|java|rb|sh|nix|c|cpp|h)\b", re.M)
+_ERROR_SIGNS = re.compile(r"\b\w+(?:Error|Exception)\b|\bTraceback\b|\berrno\b|\bE[0-9]{3,4}\b|exit(?:ed)? "
+                          r"(?:with )?(?:code|status)")
+
+
+def features(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> dict[str, float]:
+    """Stems and concepts of `text` with weights: repeated mentions add up, with diminishing returns.
+
+    Phrases are matched first, longest first, and their words then count only through the phrase
+    ("exit code" is an error cue, not a code cue). The first `lead` content words weigh
+    `lead_weight`: people state the task first ("Document the variables this service reads").
+    """
+    raw = tokens(_STATUS_CODE.sub(" failure ", text))
+    stems = [stem(t) for t in raw]
+    counts: dict[str, float] = {}
+    covered = [False] * len(stems)
+    for n in range(_LONGEST_PHRASE, 1, -1):
+        for i in range(len(stems) - n + 1):
+            if any(covered[i:i + n]):
+                continue
+            concepts = PHRASE_CONCEPTS.get(tuple(stems[i:i + n]))
+            if concepts:
+                covered[i:i + n] = [True] * n
+                for c in concepts:
+                    counts[c] = counts.get(c, 0.0) + 1.0
+    seen_content = 0
+    for i, (tok, st) in enumerate(zip(raw, stems, strict=True)):
+        if covered[i]:
+            continue
+        content = tok not in STOPWORDS and st not in STOPWORDS
+        weight = lead_weight if content and seen_content < lead else 1.0
+        concepts = WORD_CONCEPTS.get(st, ())
+        if content:
+            seen_content += 1
+            # A word with a concept speaks mostly through it; its own stem adds the precise match.
+            counts[st] = counts.get(st, 0.0) + (weight * STEM_SHARE if concepts else weight)
+        for c in concepts:  # "why", "how" are stopwords but still cue a concept
+            counts[c] = counts.get(c, 0.0) + weight
+    if _URL.search(text):
+        counts["c:web"] = counts.get("c:web", 0.0) + 2.0
+    if _CODE_SIGNS.search(text):
+        counts["c:code"] = counts.get("c:code", 0.0) + 1.0
+    if _ERROR_SIGNS.search(text):
+        counts["c:error"] = counts.get("c:error", 0.0) + 1.0
+    for concept, implied in IMPLIES.items():
+        if concept in counts:
+            counts[implied] = max(counts.get(implied, 0.0), counts[concept])
+    return {f: _saturate(n) for f, n in counts.items()}
+
+
+def content_words(text: str) -> int:
+    """How many non-stopwords `text` has: a prompt of a few words is a quick question or small talk."""
+    return sum(1 for t in tokens(text) if t not in STOPWORDS)
+
+
+def _saturate(count: float) -> float:
+    """1 for one mention, slowly more for repeats: a route described by five error words is more
+    about errors than one naming a single bug, but not five times more."""
+    return count if count <= 1.0 else 1.0 + 0.5 * math.log(count)

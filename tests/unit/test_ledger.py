@@ -1,0 +1,73 @@
+"""RouteDecision records (SPEC §5 field names) and the batched, rotating JSONL writer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from plano_daemon.config.schema import LedgerSettings
+from plano_daemon.ledger import LedgerWriter, decision_record, ledger_path
+
+REQUIRED = {"request_id", "timestamp", "task", "privacy_class", "data_classes", "decision_outcome",
+            "selected_source", "candidate_sources", "eligible_sources", "ranked_sources", "rejected_sources",
+            "policy_denials", "decision_reasons", "affinity_key", "fallback_policy", "fallbacks", "usage",
+            "requested_model", "router", "attempts"}
+
+
+def record(**kw: object) -> dict:
+    base = dict(request_id="0af7651916cd43dd8448eb211c80319c", timestamp=1_700_000_000.25, route="code_generation",
+                requested_model="gpt-4o-mini", selected="anthropic/claude", candidates=["anthropic/claude", "openai/gpt-4o"],
+                ranked=["anthropic/claude", "openai/gpt-4o"], router="embedded")
+    base.update(kw)
+    return decision_record(**base)  # type: ignore[arg-type]
+
+
+def test_record_has_every_required_field_with_neutral_policy_values():
+    rec = record(attempts=[{"model": "anthropic/claude", "status": 200}], input_tokens=12, output_tokens=3,
+                 latency_ms=41.5, affinity_key="s-1")
+    assert set(rec) == REQUIRED
+    assert rec["task"] == "code_generation" and rec["decision_outcome"] == "selected"
+    assert rec["timestamp"] == "2023-11-14T22:13:20.250+00:00"
+    assert rec["eligible_sources"] == rec["candidate_sources"]
+    assert rec["rejected_sources"] == {} and rec["policy_denials"] == []
+    assert rec["fallback_policy"] == {"allowed_reasons": [], "forbidden_reasons": []}
+    assert rec["usage"] == {"input_tokens": 12, "output_tokens": 3, "latency_ms": 41.5}
+    assert record(route=None)["task"] == "none"
+
+
+async def test_writer_appends_one_valid_json_line_per_record(tmp_path: Path):
+    writer = LedgerWriter(tmp_path / "sub" / "route-decisions.jsonl", max_bytes=1 << 20, backups=2)
+    for i in range(3):
+        writer.append(record(request_id=f"r{i}"))
+    assert writer.pending == 3 and not writer.path.exists()  # appending does no I/O
+    await writer.flush()
+    lines = writer.path.read_text().splitlines()
+    assert [json.loads(x)["request_id"] for x in lines] == ["r0", "r1", "r2"]
+    assert writer.pending == 0
+    assert writer.path.stat().st_mode & 0o777 == 0o600
+
+
+async def test_writer_rotates_by_size_and_keeps_n_backups(tmp_path: Path):
+    path = tmp_path / "route-decisions.jsonl"
+    writer = LedgerWriter(path, max_bytes=4096, backups=2)
+    for batch in range(5):
+        for i in range(10):
+            writer.append(record(request_id=f"b{batch}-{i}"))
+        await writer.flush()
+    assert path.with_name(path.name + ".1").exists() and path.with_name(path.name + ".2").exists()
+    assert not path.with_name(path.name + ".3").exists()
+    for f in tmp_path.iterdir():
+        assert all(json.loads(line)["router"] == "embedded" for line in f.read_text().splitlines())
+
+
+async def test_close_flushes_what_is_queued(tmp_path: Path):
+    writer = LedgerWriter(tmp_path / "l.jsonl", max_bytes=1 << 20, backups=1, flush_interval=3600)
+    writer.start()
+    writer.append(record())
+    await writer.close()
+    assert len((tmp_path / "l.jsonl").read_text().splitlines()) == 1
+
+
+def test_path_comes_from_settings_else_the_state_directory(tmp_path: Path):
+    assert ledger_path(LedgerSettings(), tmp_path) == tmp_path / "route-decisions.jsonl"
+    assert ledger_path(LedgerSettings(path=str(tmp_path / "x.jsonl")), Path("/nope")) == tmp_path / "x.jsonl"
