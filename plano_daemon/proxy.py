@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +18,9 @@ import aiohttp
 from aiohttp import web
 
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
-from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound, PayloadTooLarge, UpstreamFailure, UpstreamTimeout
+from plano_daemon.errors import (BadRequest, GatewayError, ModelNotFound, PayloadTooLarge, PolicyDenied,
+                                 UpstreamFailure, UpstreamTimeout)
+from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
 from plano_daemon.logs import access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.runtime import Gateway, Runtime, Services
@@ -48,6 +53,7 @@ class Ctx:
     route: str | None = None
     router: str = "none"
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    fallbacks: list[dict[str, str]] = field(default_factory=list)
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -65,6 +71,8 @@ class Choice:
     route: str | None = None
     router: str = "none"
     ranked: list[str] = field(default_factory=list)
+    #: Policy (issue 6) narrows the failover candidates with this; None = every channel is eligible.
+    eligible: Callable[[Channel], bool] | None = None
 
 
 async def handle(request: web.Request, api: str) -> web.StreamResponse:
@@ -155,8 +163,69 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
 
 async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, choice: Choice,
                   raw: bytes | None, body: dict[str, Any]) -> web.StreamResponse:
-    """Send to the chosen channel and relay the answer."""
-    channel = choice.channel
+    """Attempts as the retry plan decides (failover/), then relay the answer or the exhaustion error."""
+    loop = asyncio.get_running_loop()
+    metrics = services.metrics
+    plan = Plan(choice.channel, policy=policy_for(choice.channel, rt.config.dubnium.default_retry_policy),
+                channels=rt.catalog.channels, resolve=rt.catalog.resolve, blocks=services.blocks,
+                health=services.health, clock=loop.time, rng=random.random, eligible=choice.eligible)
+    channel = plan.start()
+    if channel is None:
+        raise PolicyDenied("no eligible upstream may serve this request")
+    for skipped in plan.fallbacks:
+        metrics.failovers.labels(skipped["reason"]).inc()
+    ctx.fallbacks = plan.fallbacks
+    while True:
+        ctx.channel = channel
+        attempt = await _attempt(request, rt, services, ctx, channel, raw, body, plan.retry_codes)
+        step = plan.after(attempt.outcome)
+        ctx.attempts[-1].update(reason=plan.attempts[-1].reason, delay_ms=plan.attempts[-1].delay_ms)
+        if isinstance(step, Stop):
+            break
+        attempt.discard()
+        (metrics.retries if step.retry else metrics.failovers).labels(step.reason).inc()
+        if loop.time() + step.delay >= ctx.deadline:
+            step = Stop("deadline", exhausted=True)
+            break
+        await asyncio.sleep(step.delay)
+        channel = step.channel
+    if step.exhausted:
+        attempt.discard()
+        metrics.exhausted.inc()
+        raise plan.exhaustion_error()
+    if attempt.outcome.kind == "ok":
+        assert attempt.resp is not None
+        if ctx.stream:
+            return await relay_stream(request, rt, services, ctx, channel, attempt.resp, attempt.translation,
+                                      attempt.sent, head=attempt.head)
+        return await relay_json(ctx, services, channel, attempt.resp, attempt.translation)
+    if attempt.outcome.kind == "policy":
+        metrics.policy_denials.labels(attempt.outcome.reason or "safety_policy_denial").inc()
+    assert attempt.resp is not None
+    return _relay_upstream_error(attempt.resp, attempt.error_body, ctx, attempt.translation)
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One upstream try, classified, with what the relay needs if it turns out to be the answer."""
+
+    channel: Channel
+    translation: Translation | None
+    sent: float
+    outcome: Outcome
+    resp: aiohttp.ClientResponse | None = None
+    error_body: bytes = b""
+    head: bytes = b""  # a stream's first chunk, read before the client sees anything
+
+    def discard(self) -> None:
+        if self.resp is not None:
+            self.resp.close()
+
+
+async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
+                   raw: bytes | None, body: dict[str, Any], retry_codes: frozenset[int]) -> _Attempt:
+    """Send once and classify. A stream counts as answered only once its first chunk has arrived, so a
+    stream that dies before then can still fail over; the time-to-first-byte limit bounds both."""
     upstream_api = channel.upstream_api(ctx.api)
     translation = translation_for(ctx.api, upstream_api)
     if translation is None:
@@ -166,18 +235,47 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
     headers = upstream_headers(channel, request.headers, ctx, same_api=translation is None)
     loop = asyncio.get_running_loop()
     sent = loop.time()
-    head_timeout = min(rt.timeouts.first_byte, ctx.deadline - sent) if ctx.stream else ctx.deadline - sent
+    first_byte_by = min(sent + rt.timeouts.first_byte, ctx.deadline)
     result = await services.pool.send(channel.origin, channel.url(upstream_api), headers, payload,
-                                      headers_timeout=max(head_timeout, 0.001))
+                                      headers_timeout=max(first_byte_by - sent, 0.001))
     if isinstance(result, TransportFailure):
         _record_attempt(services, ctx, channel, None, result.kind, loop.time() - sent)
-        raise _transport_error(result, channel)
+        return _Attempt(channel, translation, sent, classify(failure=result))
     _record_attempt(services, ctx, channel, result.status, None, loop.time() - sent)
     if result.status >= 400:
-        return await _relay_upstream_error(result, ctx, translation)
+        data = await _read_error_body(result, ctx.deadline)
+        outcome = classify(status=result.status, headers=result.headers, body=data, retry_codes=retry_codes,
+                           now=time.time())
+        return _Attempt(channel, translation, sent, outcome, resp=result, error_body=data)
+    answered = _Attempt(channel, translation, sent, classify(status=result.status), resp=result)
     if ctx.stream:
-        return await relay_stream(request, rt, services, ctx, channel, result, translation, sent)
-    return await relay_json(ctx, services, channel, result, translation)
+        head = await _first_chunk(result, first_byte_by)
+        if isinstance(head, TransportFailure):
+            result.close()
+            ctx.attempts[-1]["error"] = head.kind
+            return _Attempt(channel, translation, sent, classify(failure=head))
+        answered.head = head
+    return answered
+
+
+async def _read_error_body(resp: aiohttp.ClientResponse, deadline: float) -> bytes:
+    try:
+        async with asyncio.timeout_at(deadline):
+            data = await read_all(resp)
+    except TimeoutError:
+        return b""
+    return data if isinstance(data, bytes) else b""
+
+
+async def _first_chunk(resp: aiohttp.ClientResponse, by: float) -> bytes | TransportFailure:
+    try:
+        async with asyncio.timeout_at(by):
+            chunk = await resp.content.readany()
+    except TimeoutError:
+        return TransportFailure("timeout", "no stream data in time")
+    except STREAM_ERRORS as exc:
+        return TransportFailure("reset", type(exc).__name__)
+    return chunk or TransportFailure("reset", "the stream ended before its first chunk")
 
 
 def upstream_headers(channel: Channel, client: Any, ctx: Ctx, *, same_api: bool) -> dict[str, str]:
@@ -215,13 +313,10 @@ def _record_attempt(services: Services, ctx: Ctx, channel: Channel, status: int 
     services.metrics.upstream_duration.labels(channel.prefix).observe(elapsed)
 
 
-async def _relay_upstream_error(resp: aiohttp.ClientResponse, ctx: Ctx,
-                                translation: Translation | None) -> web.Response:
+def _relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, ctx: Ctx,
+                          translation: Translation | None) -> web.Response:
     """Upstream non-2xx: same status; the body as sent, or re-rendered in the client's dialect."""
-    data = await read_all(resp)
     resp.release()
-    if isinstance(data, TransportFailure):
-        data = b""
     if translation is None:
         return web.Response(status=resp.status, body=data,
                             content_type=(resp.content_type or _JSON), headers=_trace_headers(ctx))
@@ -269,7 +364,7 @@ async def relay_json(ctx: Ctx, services: Services, channel: Channel, resp: aioht
 
 async def relay_stream(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
                        resp: aiohttp.ClientResponse, translation: Translation | None,
-                       sent: float) -> web.StreamResponse:
+                       sent: float, *, head: bytes = b"") -> web.StreamResponse:
     """Forward chunks as they arrive; an upstream failure after the first byte ends the stream with an
     error event in the client's dialect, and a client that goes away closes the upstream at once."""
     out = web.StreamResponse(status=resp.status, headers={
@@ -287,7 +382,8 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
         async with asyncio.timeout(None) as guard:
             while True:
                 guard.reschedule(min(loop.time() + idle, ctx.deadline))
-                chunk = await resp.content.readany()
+                chunk = head or await resp.content.readany()
+                head = b""
                 if not chunk:
                     break
                 if first:

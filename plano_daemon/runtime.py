@@ -13,6 +13,7 @@ from pathlib import Path
 from plano_daemon.catalog import Catalog
 from plano_daemon.config.load import LoadedConfig
 from plano_daemon.config.schema import Config
+from plano_daemon.failover import Blocks, Health
 from plano_daemon.metrics import Metrics
 from plano_daemon.upstream import UpstreamPool
 
@@ -67,6 +68,9 @@ def cache_dir() -> Path:
 class Services:
     metrics: Metrics
     pool: UpstreamPool
+    #: Failover state shared by all requests (Retry-After blocks, passive health), kept across reloads.
+    blocks: Blocks = field(default_factory=Blocks)
+    health: Health = field(default_factory=Health)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -74,7 +78,8 @@ class Services:
 
 def build_services(loaded: LoadedConfig) -> Services:
     return Services(metrics=Metrics(),
-                    pool=UpstreamPool(connect_timeout=loaded.config.overrides.upstream_connect_timeout))
+                    pool=UpstreamPool(connect_timeout=loaded.config.overrides.upstream_connect_timeout),
+                    health=Health(loaded.config.dubnium.health))
 
 
 @dataclass(slots=True)
@@ -86,6 +91,7 @@ class Gateway:
     def swap(self, loaded: LoadedConfig) -> None:
         """Install a new config; in-flight requests keep the Runtime they started with."""
         self.services.pool.set_connect_timeout(loaded.config.overrides.upstream_connect_timeout)
+        self.services.health.configure(loaded.config.dubnium.health)
         self.runtime = build_runtime(loaded, self.services)
 
 
