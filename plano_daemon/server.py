@@ -105,14 +105,14 @@ async def run(loaded: LoadedConfig, *, config_path: str | None, env_files: Seque
     except OSError as exc:
         LOG.error("cannot bind a listener: %s", exc)
         return 1
-    LOG.info("%s", server.status_line())
-    notifier.ready(server.status_line())
-
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, server.reload)
+    # Handlers first: once READY=1 is out, systemd may send SIGHUP at once, and its default action kills.
+    LOG.info("%s", server.status_line())
+    notifier.ready(server.status_line())
     interval = watchdog_interval()
     watchdog = asyncio.create_task(run_watchdog(notifier, interval)) if interval else None
     try:
