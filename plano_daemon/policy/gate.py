@@ -100,6 +100,7 @@ class RequestGate:
 
     @property
     def denied(self) -> bool:
+        """True once policy refused the request: its ledger record says `decision_outcome: denied`."""
         return bool(self.denials)
 
     def ledger_fields(self) -> dict[str, Any]:
@@ -110,8 +111,6 @@ class RequestGate:
             fields.update(privacy_class=self.request.privacy_class, data_classes=self.request.data_classes)
         if self._policy is not None:
             fields["fallback_policy"] = self._policy.fallback_policy
-        if self.denied:
-            fields["outcome"] = "denied"
         return fields
 
     def _privacy_reasons(self, channel: Channel, *, record: bool) -> list[str]:

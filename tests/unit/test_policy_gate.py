@@ -72,7 +72,7 @@ def test_a_cloud_model_chosen_for_a_local_only_request_is_denied_with_403(policy
         g.admit(ch(catalog, "cloud-general"))
     assert (err.value.status, err.value.code) == (403, "privacy_violation")
     fields = g.ledger_fields()
-    assert fields["outcome"] == "denied" and fields["privacy_class"] == "local_only"
+    assert g.denied and fields["privacy_class"] == "local_only"
     assert fields["policy_denials"] == [{"code": "privacy_violation", "source": "openrouter-cloud-general",
                                          "reason": "boundary trusted_cloud not allowed for privacy_class local_only"}]
     assert fields["fallback_policy"]["allowed_reasons"][:2] == ["timeout", "rate_limited"]
