@@ -67,7 +67,9 @@ def demo_config(ups: dict[str, SimulatedUpstream], state_dir: str) -> dict[str, 
         "model_providers": [
             {"model": f"openai/{LOCAL_MODEL}", "base_url": local.base_url, "access_key": "EMPTY", "default": True},
             {"model": "cloud/claude-sonnet", "base_url": cloud.base_url, "access_key": "demo-cloud-key",
-             "provider_interface": "openai"},
+             "provider_interface": "openai",
+             "retry_policy": {"fallback_models": ["cloud-backup/claude-sonnet"],
+                              "backoff": {"base_ms": 50, "max_ms": 200}}},
             {"model": "cloud-backup/claude-sonnet", "base_url": backup.base_url, "access_key": "demo-backup-key",
              "provider_interface": "openai"},
         ],
@@ -110,6 +112,47 @@ async def step_alias(d: Demo) -> None:
     say(f"  the cloud upstream received model {d.upstreams['cloud'].models_seen[-1]!r} and the configured key")
 
 
+async def step_anthropic(d: Demo) -> None:
+    body = {"model": "local-code", "max_tokens": 256, "system": "Be terse.",
+            "messages": [{"role": "user", "content": "hello from an Anthropic client"}]}
+    status, data, ms = await d.post("/v1/messages", body, headers={"anthropic-version": "2023-06-01"})
+    assert status == 200 and data.get("type") == "message", data
+    say(f"  Anthropic Messages → local OpenAI-style model: {data['content'][0]['text']!r} "
+        f"(stop_reason {data['stop_reason']}, {ms:.1f} ms)")
+    events = await d.stream("/v1/messages", {**body, "stream": True})
+    kinds = [ev.get("type") for ev in events]
+    assert kinds[:1] == ["message_start"] and kinds[-1:] == ["message_stop"], kinds
+    say(f"  streamed: chat chunks rebuilt as {len(events)} Anthropic events, message_start … message_stop")
+
+
+async def step_responses(d: Demo) -> None:
+    body = {"model": "local-code", "instructions": "Be terse.", "input": "hello from a Responses client"}
+    status, data, ms = await d.post("/v1/responses", body)
+    assert status == 200 and data.get("status") == "completed", data
+    say(f"  Responses → local OpenAI-style model: {data['output'][0]['content'][0]['text']!r} ({ms:.1f} ms)")
+    events = await d.stream("/v1/responses", {**body, "stream": True})
+    numbers = [ev.get("sequence_number") for ev in events]
+    assert numbers == list(range(len(events))) and events[-1].get("type") == "response.completed", events
+    say(f"  streamed: {len(events)} Responses events, response.created … response.completed, "
+        f"sequence_number 0..{len(events) - 1}")
+
+
+async def step_failover(d: Demo) -> None:
+    cloud, backup = d.upstreams["cloud"], d.upstreams["cloud-backup"]
+    cloud.fail_next(429, retry_after="2")
+    seen = len(cloud.models_seen), len(backup.models_seen)
+    body = {"model": "cloud-general", "messages": [{"role": "user", "content": "are you there?"}]}
+    status, data, ms = await d.post("/v1/chat/completions", body)
+    assert status == 200 and len(backup.models_seen) == seen[1] + 1, data
+    say("  cloud/claude-sonnet answered 429 with Retry-After: 2 → failed over to cloud-backup/claude-sonnet "
+        "(same model, its own key)")
+    say(f"  answer: {data['choices'][0]['message']['content']!r}  ({ms:.1f} ms)")
+    status, data, _ = await d.post("/v1/chat/completions", body)
+    assert status == 200 and len(cloud.models_seen) == seen[0] + 1, data
+    say("  the next request skipped the rate-limited channel while its Retry-After block lasts: "
+        f"{data['choices'][0]['message']['content']!r}")
+
+
 async def step_models(d: Demo) -> None:
     async with d.http.get(d.url + "/v1/models") as resp:
         data = await resp.json()
@@ -128,6 +171,9 @@ STEPS: list[tuple[str, Step]] = [
     ("Chat completion to the local model (OpenAI format)", step_chat),
     ("Streamed chat completion with a tool call, through an alias", step_stream_tools),
     ("A cloud model through an alias", step_alias),
+    ("A flaky channel: 429 with Retry-After, failover to the same model on a second channel", step_failover),
+    ("Anthropic Messages client, translated to the local OpenAI-style model", step_anthropic),
+    ("OpenAI Responses client (Codex), translated to the local OpenAI-style model", step_responses),
     ("GET /v1/models", step_models),
     ("A model nobody serves", step_errors),
 ]
