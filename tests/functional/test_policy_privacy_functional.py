@@ -14,33 +14,9 @@ import aiohttp
 import anthropic
 import openai
 import pytest
-import yaml
 
-from tests.conftest import FIXTURES
 from tests.fakes.upstream import FakeUpstream, reply_status
-
-PROFILE = FIXTURES / "local-first-dev.yaml"
-KEYS = {name: f"key-{name.lower()}" for name in (
-    "OPENROUTER_API_KEY", "NOUS_API_KEY", "OPENCODE_API_KEY", "NVIDIA_API_KEY", "KIMI_API_KEY")}
-PREFIX_OF = {"openai": "local", "openrouter": "openrouter", "nous": "nous", "opencode": "opencode",
-             "nvidia": "nvidia", "kimi": "kimi"}
-LOCAL = "openai/qwen2.5-coder-14b-instruct"
-#: The embedded router sends this to the "planning work" route, served by a cloud model.
-PLANNING = [{"role": "user", "content": "plan and decompose the migration of our billing system into milestones"}]
-#: ... and this to "cloud general work", served by cloud-general's model.
-GENERAL = [{"role": "user", "content": "what is the capital of France? general chat"}]
-TRUSTED = {"X-Privacy-Class": "trusted_cloud_ok"}
-
-
-async def users_setup(fake_upstream: Any, **dubnium: Any) -> tuple[dict[str, Any], dict[str, FakeUpstream]]:
-    """The user's dubnium-vllm.yaml with every base_url on a fake, plus their profile."""
-    cfg = yaml.safe_load((FIXTURES / "dubnium-vllm.yaml").read_text())
-    fakes = {name: await fake_upstream(name) for name in PREFIX_OF.values()}
-    for p in cfg["model_providers"]:
-        p["base_url"] = fakes[PREFIX_OF[p["model"].split("/", 1)[0]]].base_url
-    cfg["listeners"][0]["port"] = 0
-    cfg["dubnium"] = {"policy_profile": str(PROFILE), **dubnium}
-    return cfg, fakes
+from tests.functional.users_setup import GENERAL, KEYS, PLANNING, TRUSTED, users_setup
 
 
 def cloud_traffic(fakes: dict[str, FakeUpstream]) -> int:
