@@ -9,7 +9,7 @@ import anthropic
 import pytest
 
 from tests.conftest import config, provider
-from tests.fakes.upstream import chat_completion, reply_json, reply_sse, reply_status
+from tests.fakes.upstream import chat_completion, reply_json, reply_sse, reply_status, sse_then_reset
 
 TOOLS: list[Any] = [{"name": "get_weather", "description": "Weather for a city",
                      "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -174,3 +174,20 @@ async def test_unknown_model_is_an_anthropic_not_found_error(fake_upstream, gate
     body: Any = info.value.body
     assert body["type"] == "error" and body["error"]["type"] == "not_found_error"
     assert up.received == []
+
+
+async def test_upstream_dying_mid_stream_ends_with_an_anthropic_error_event(fake_upstream, gateway, anthropic_client):
+    up = await fake_upstream()
+    up.script(sse_then_reset(TOOL_STREAM[:3]))
+    gw = await gateway(config(provider("local/qwen", up)))
+    client = anthropic_client(gw)
+
+    seen: list[str] = []
+    with pytest.raises(anthropic.APIStatusError) as info:
+        async with client.messages.stream(model="local/qwen", max_tokens=100,
+                                          messages=[{"role": "user", "content": "x"}]) as stream:
+            async for event in stream:
+                seen.append(event.type)
+
+    assert seen[0] == "message_start" and "message_stop" not in seen
+    assert "mid-stream" in str(info.value)
