@@ -46,7 +46,8 @@ class Channel:
     passthrough_auth: bool
     default: bool
     is_local: bool  # base URL on loopback
-    retry_policy: RetryPolicy | None
+    #: Left out of eq/hash: the policy holds lists (unhashable), and a channel is identified without it.
+    retry_policy: RetryPolicy | None = dataclasses.field(compare=False)
 
     def url(self, api: str) -> str:
         return f"{self.origin}{self.path_prefix}{API_PATHS[api]}"

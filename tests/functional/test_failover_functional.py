@@ -351,3 +351,13 @@ async def scrape(gw: Any) -> str:
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{gw.url}/metrics") as resp:
             return await resp.text()
+
+
+async def test_models_endpoint_works_with_a_retry_policy_configured(fake_upstream, gateway):
+    a, b, _ = await three(fake_upstream)
+    gw = await gateway(config(provider("a/m", a, retry_policy={"fallback_models": ["b/m"]}), provider("b/m", b),
+                              overrides={"llm_routing_model": "b/m"}))
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{gw.base_url}/models") as resp:
+            assert resp.status == 200
+            assert [m["id"] for m in (await resp.json())["data"]] == ["a/m"]
