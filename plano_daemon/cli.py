@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     validate = sub.add_parser("validate", help="check a config; print every problem, exit 2 if any")
     with_config(validate, required=True)
+    route = sub.add_parser("route", help="print the routing decision for a prompt (embedded router, no LLM call)")
+    with_config(route, required=True)
+    route.add_argument("prompt", help="the user message to route")
     sub.add_parser("demo", help="run the gateway against simulated upstreams and replay a scripted session")
     return p
 
@@ -46,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         return _validate(args.config, args.env_file)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "route":
+        from plano_daemon.routing.offline import route_command
+
+        return route_command(args.config, args.prompt, args.env_file)
     if args.command == "demo":
         from plano_daemon.demo import run_demo
 

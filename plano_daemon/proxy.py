@@ -21,8 +21,12 @@ from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
 from plano_daemon.errors import (BadRequest, GatewayError, ModelNotFound, PayloadTooLarge, PolicyDenied,
                                  UpstreamFailure, UpstreamTimeout)
 from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
+from plano_daemon.ledger import decision_record
 from plano_daemon.logs import access_line
 from plano_daemon.metrics import status_class
+from plano_daemon.routing.decide import decide
+from plano_daemon.routing.engine import NONE as NOT_ROUTED, RoutingContext
+from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import Translation, translation_for
 from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, read_all
@@ -54,6 +58,8 @@ class Ctx:
     router: str = "none"
     attempts: list[dict[str, Any]] = field(default_factory=list)
     fallbacks: list[dict[str, str]] = field(default_factory=list)
+    ranked: tuple[str, ...] = ()
+    affinity_key: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
 
@@ -100,13 +106,16 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
         metrics.requests.labels(api, request.method, status_class(status)).inc()
         metrics.request_duration.labels(api).observe(elapsed)
         _log(ctx, status, elapsed)
+        _record_decision(services, ctx, status, elapsed)
 
 
 async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx) -> web.StreamResponse:
     raw, body = await read_request(request, ctx, rt)
+    inline_routing = any(key in body for key in INLINE_KEYS)
     choice = await choose(request, rt, services, ctx, body)
     ctx.channel, ctx.route, ctx.router = choice.channel, choice.route, choice.router
-    return await forward(request, rt, services, ctx, choice, raw, body)
+    # Inline routing fields were stripped from `body`: the raw bytes no longer match it.
+    return await forward(request, rt, services, ctx, choice, None if inline_routing else raw, body)
 
 
 async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[bytes, dict[str, Any]]:
@@ -154,11 +163,20 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
                  body: dict[str, Any]) -> Choice:
     """Routing decision, then model resolution, then policy (which may only narrow)."""
     requested = body["model"]
-    channel = rt.catalog.resolve(requested)
+    routed = await rt.routing.route(body, request.headers,
+                                    RoutingContext(services.pool, services.pins, services.metrics))
+    ctx.ranked, ctx.affinity_key = routed.models, routed.session_id
+    name = requested
+    if routed.router != NOT_ROUTED:  # SPEC §4.3: routed model, else requested, else the default provider
+        default = rt.catalog.default
+        name = decide(routed.models, requested=requested, exists=lambda m: rt.catalog.resolve(m) is not None,
+                      default=default.model if default else None).model or requested
+    channel = rt.catalog.resolve(name)
     if channel is None:
         raise ModelNotFound(f"model {requested!r} is not configured (no alias, provider or route serves it)",
                             extra={"param": "model"})
-    return Choice(channel=channel, requested=requested)
+    return Choice(channel=channel, requested=requested, route=routed.route, router=routed.router,
+                  ranked=list(routed.models))
 
 
 async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, choice: Choice,
@@ -463,6 +481,20 @@ def _trace_headers(ctx: Ctx) -> dict[str, str]:
 def _error_response(api: str, err: GatewayError, ctx: Ctx) -> web.Response:
     return web.Response(status=err.status, body=error_bytes(api, err), content_type=_JSON,
                         headers=_trace_headers(ctx))
+
+
+def _record_decision(services: Services, ctx: Ctx, status: int, elapsed: float) -> None:
+    """One RouteDecision line per proxied request that named a model (SPEC §5)."""
+    if services.ledger is None or ctx.requested is None:
+        return
+    selected = ctx.channel.model if ctx.channel else None
+    services.ledger.append(decision_record(
+        request_id=ctx.request_id, timestamp=time.time() - elapsed, route=ctx.route,
+        requested_model=ctx.requested, selected=selected, candidates=ctx.ranked or ([selected] if selected else []),
+        ranked=ctx.ranked, router=ctx.router, affinity_key=ctx.affinity_key, attempts=ctx.attempts,
+        fallbacks=ctx.fallbacks, input_tokens=ctx.input_tokens, output_tokens=ctx.output_tokens,
+        latency_ms=round(elapsed * 1000, 2)))
+    services.ledger.start()
 
 
 def _log(ctx: Ctx, status: int, elapsed: float) -> None:

@@ -14,7 +14,10 @@ from plano_daemon.catalog import Catalog
 from plano_daemon.config.load import LoadedConfig
 from plano_daemon.config.schema import Config
 from plano_daemon.failover import Blocks, Health
+from plano_daemon.ledger import LedgerWriter
 from plano_daemon.metrics import Metrics
+from plano_daemon.routing.affinity import SessionPins
+from plano_daemon.routing.engine import RoutingEngine
 from plano_daemon.upstream import UpstreamPool
 
 
@@ -30,6 +33,7 @@ class Runtime:
     loaded: LoadedConfig
     catalog: Catalog
     timeouts: Timeouts
+    routing: RoutingEngine
 
     @property
     def config(self) -> Config:
@@ -38,12 +42,14 @@ class Runtime:
 
 def build_runtime(loaded: LoadedConfig, services: Services) -> Runtime:
     cfg = loaded.config
+    catalog = Catalog(cfg)
     return Runtime(
         loaded=loaded,
-        catalog=Catalog(cfg),
+        catalog=catalog,
         timeouts=Timeouts(connect=cfg.overrides.upstream_connect_timeout,
                           first_byte=cfg.dubnium.timeouts.first_byte,
                           stream_idle=cfg.dubnium.timeouts.stream_idle),
+        routing=RoutingEngine(cfg, catalog),
     )
 
 
@@ -71,15 +77,24 @@ class Services:
     #: Failover state shared by all requests (Retry-After blocks, passive health), kept across reloads.
     blocks: Blocks = field(default_factory=Blocks)
     health: Health = field(default_factory=Health)
+    #: Session pins (routing) and the route-decision ledger, kept across reloads.
+    pins: SessionPins = field(default_factory=lambda: SessionPins(ttl=600, max_entries=10000))
+    ledger: LedgerWriter | None = None
 
     async def close(self) -> None:
+        if self.ledger is not None:
+            await self.ledger.close()
         await self.pool.close()
 
 
 def build_services(loaded: LoadedConfig) -> Services:
     return Services(metrics=Metrics(),
                     pool=UpstreamPool(connect_timeout=loaded.config.overrides.upstream_connect_timeout),
-                    health=Health(loaded.config.dubnium.health))
+                    health=Health(loaded.config.dubnium.health),
+                    pins=SessionPins(ttl=loaded.config.routing.session_ttl_seconds,
+                                     max_entries=loaded.config.routing.session_max_entries),
+                    ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir())
+                            if loaded.config.dubnium.ledger.enabled else None))
 
 
 @dataclass(slots=True)
@@ -92,6 +107,8 @@ class Gateway:
         """Install a new config; in-flight requests keep the Runtime they started with."""
         self.services.pool.set_connect_timeout(loaded.config.overrides.upstream_connect_timeout)
         self.services.health.configure(loaded.config.dubnium.health)
+        self.services.pins.configure(ttl=loaded.config.routing.session_ttl_seconds,
+                                     max_entries=loaded.config.routing.session_max_entries)
         self.runtime = build_runtime(loaded, self.services)
 
 

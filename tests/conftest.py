@@ -48,6 +48,14 @@ FakeFactory = Callable[..., Awaitable[FakeUpstream]]
 GatewayFactory = Callable[..., Awaitable[RunningGateway]]
 
 
+@pytest.fixture(autouse=True)
+def state_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own $STATE_DIRECTORY: the route ledger never lands in the user's home."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("STATE_DIRECTORY", str(state))
+    return state
+
+
 @pytest.fixture
 async def fake_upstream(aiohttp_server: Any) -> FakeFactory:
     async def make(name: str = "upstream") -> FakeUpstream:

@@ -10,6 +10,7 @@ from plano_daemon.web.chat_completions import chat_completions
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
 from plano_daemon.web.messages import messages
 from plano_daemon.web.responses import responses
+from plano_daemon.web.routing_api import routing_chat_completions, routing_messages, routing_responses
 
 
 def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool = True) -> web.Application:
@@ -20,6 +21,9 @@ def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool =
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/responses", responses)
+    app.router.add_post("/routing/v1/chat/completions", routing_chat_completions)
+    app.router.add_post("/routing/v1/messages", routing_messages)
+    app.router.add_post("/routing/v1/responses", routing_responses)
     app.router.add_get("/v1/models", ops.list_models)
     app.router.add_route("OPTIONS", "/v1/models", ops.models_preflight)
     app.router.add_get("/healthz", ops.healthz)

@@ -1,0 +1,62 @@
+"""`plano-daemon route --config PATH "prompt"`: the routing decision for a prompt, with no LLM call.
+
+Only the embedded router runs (the router model is never called, even when configured), so the
+command works offline and needs no keys: `$VAR`s the config references but the environment lacks
+are filled with a placeholder, since nothing is sent anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from plano_daemon.catalog import Catalog
+from plano_daemon.config.envsubst import referenced_vars
+from plano_daemon.config.load import load_config
+from plano_daemon.errors import ConfigError
+from plano_daemon.routing.conversation import Turn
+from plano_daemon.routing.decide import decide, rank
+from plano_daemon.routing.embedded import router_for
+from plano_daemon.routing.routes import routes_from_config
+
+PLACEHOLDER = "unset-not-needed-offline"
+
+
+def decide_offline(config_path: str, prompt: str, *, env_files: Sequence[str] = ()) -> dict[str, Any]:
+    text = Path(config_path).read_text(encoding="utf-8")
+    environ = {**{name: PLACEHOLDER for name in referenced_vars(text)}, **os.environ}
+    cfg = load_config(config_path, env_files=env_files, environ=environ).config
+    routes = routes_from_config(cfg.routing_preferences)
+    catalog = Catalog(cfg)
+    if not routes:
+        scored_route, scores = None, {}
+    else:
+        scored = router_for(routes).route([Turn("user", prompt)])
+        scored_route, scores = scored.route, {name: round(score, 3) for name, score in scored.scores}
+    chosen = next((r for r in routes if r.name == scored_route), None)
+    ranked = rank(chosen) if chosen is not None else ()
+    default = catalog.default
+    outcome = decide(ranked, requested="", exists=lambda m: False, default=default.model if default else None)
+    return {"models": list(ranked) or ["none"], "route": scored_route, "model": outcome.model,
+            "router": "embedded" if routes else "none", "scores": scores,
+            "note": "embedded router only: this command never calls the router model"}
+
+
+def route_command(config_path: str, prompt: str, env_files: Sequence[str]) -> int:
+    """Exit 0 with the decision JSON on stdout, 2 on a bad config or file."""
+    try:
+        decision = decide_offline(config_path, prompt, env_files=env_files)
+    except ConfigError as exc:
+        print(f"invalid config: {config_path}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{config_path}: cannot read ({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    print(json.dumps(decision, indent=2))
+    return 0

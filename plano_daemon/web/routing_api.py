@@ -1,0 +1,85 @@
+"""POST /routing/v1/{chat/completions,messages,responses}: the routing decision only, no LLM call (SPEC §4.4).
+
+Same parsing and routing as the proxy; the answer is `{"models", "route", "trace_id"}`, plus
+`session_id`/`pinned` (and `model` when pinned) with an affinity key; `["none"]`/null when nothing
+matches. Each decision is one ledger line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES
+from plano_daemon.errors import BadRequest, GatewayError
+from plano_daemon.ledger import decision_record
+from plano_daemon.routing.engine import RoutingContext, RoutingResult
+from plano_daemon.runtime import Gateway
+from plano_daemon.web.keys import GATEWAY
+from plano_daemon.wire.errors import error_bytes
+from plano_daemon.wire.trace import trace_from_headers
+
+HANDLER = "routing"
+
+
+def decision_body(result: RoutingResult, trace_id: str) -> dict[str, Any]:
+    """The documented response shape for one decision."""
+    out: dict[str, Any] = {"models": list(result.models) or ["none"], "route": result.route, "trace_id": trace_id}
+    if result.session_id is not None:
+        out["session_id"] = result.session_id
+        out["pinned"] = result.pinned
+        if result.pinned and result.model is not None:
+            out["model"] = result.model
+    return out
+
+
+async def _decide(request: web.Request, api: str) -> web.Response:
+    gateway: Gateway = request.app[GATEWAY]
+    rt, services = gateway.runtime, gateway.services
+    trace = trace_from_headers(request.headers)
+    started = time.perf_counter()
+    status = 200
+    try:
+        body = _json_body(await request.read())
+        result = await rt.routing.route(body, request.headers,
+                                        RoutingContext(services.pool, services.pins, services.metrics))
+        if services.ledger is not None:
+            services.ledger.append(decision_record(
+                request_id=trace.trace_id, timestamp=time.time(), route=result.route,
+                requested_model=body.get("model") if isinstance(body.get("model"), str) else None,
+                selected=result.model, candidates=result.models, ranked=result.models, router=result.router,
+                affinity_key=result.session_id,
+                decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
+                latency_ms=round((time.perf_counter() - started) * 1000, 2)))
+            services.ledger.start()
+        return web.json_response(decision_body(result, trace.trace_id), headers={"X-Request-Id": trace.trace_id})
+    except GatewayError as err:
+        status = err.status
+        return web.Response(status=err.status, body=error_bytes(api, err), content_type="application/json")
+    finally:
+        services.metrics.requests.labels(HANDLER, request.method, f"{status // 100}xx").inc()
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise BadRequest("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+async def routing_chat_completions(request: web.Request) -> web.Response:
+    return await _decide(request, CHAT)
+
+
+async def routing_messages(request: web.Request) -> web.Response:
+    return await _decide(request, MESSAGES)
+
+
+async def routing_responses(request: web.Request) -> web.Response:
+    return await _decide(request, RESPONSES)

@@ -1,0 +1,40 @@
+"""`plano-daemon route`: the decision JSON, offline, without the keys the config references."""
+
+from __future__ import annotations
+
+import json
+
+from plano_daemon.cli import main
+from tests.conftest import FIXTURES
+
+
+def run(capsys, *args: str) -> tuple[int, dict | None, str]:
+    code = main(["route", *args])
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if code == 0 else None, err
+
+
+def test_prints_the_embedded_decision_without_keys_in_the_environment(capsys, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    code, out, _ = run(capsys, "--config", str(FIXTURES / "seed-routing-service.yaml"),
+                       "Write a Python function that implements binary search")
+    assert code == 0
+    assert out["route"] == "code_generation" and out["router"] == "embedded"
+    assert out["models"] == ["anthropic/claude-sonnet-4-20250514", "openai/gpt-4o"]
+    assert out["model"] == "anthropic/claude-sonnet-4-20250514"
+
+
+def test_no_match_names_the_default_provider(capsys):
+    code, out, _ = run(capsys, "--config", str(FIXTURES / "seed-routing-service.yaml"), "What is the capital of France?")
+    assert code == 0 and out["models"] == ["none"] and out["route"] is None
+    assert out["model"] == "openai/gpt-4o-mini"
+
+
+def test_a_bad_config_exits_2(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_providers: []\n")
+    code, _, err = run(capsys, "--config", str(bad), "hi")
+    assert code == 2 and "invalid config" in err
+    code, _, err = run(capsys, "--config", str(tmp_path / "missing.yaml"), "hi")
+    assert code == 2 and "cannot read" in err
