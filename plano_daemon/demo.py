@@ -13,11 +13,13 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
 
+from plano_daemon import demo_routing
 from plano_daemon.config.load import load_config
 from plano_daemon.runtime import build_gateway
 from plano_daemon.server import Server
@@ -25,6 +27,8 @@ from plano_daemon.simulated import SimulatedUpstream
 from plano_daemon.systemd_notify import Notifier
 
 LOCAL_MODEL = "qwen2.5-coder-14b-instruct"
+#: The user's local-first classes and rules, with sources for the demo's aliases (see the file's header).
+DEMO_PROFILE = Path(__file__).parent / "data" / "demo-profile.yaml"
 
 
 @dataclass
@@ -74,8 +78,10 @@ def demo_config(ups: dict[str, SimulatedUpstream], state_dir: str) -> dict[str, 
              "provider_interface": "openai"},
         ],
         "model_aliases": {"local-code": {"target": f"openai/{LOCAL_MODEL}"},
-                          "cloud-general": {"target": "cloud/claude-sonnet"}},
-        "dubnium": {"ledger": {"path": f"{state_dir}/route-decisions.jsonl"}},
+                          "cloud-general": {"target": "cloud/claude-sonnet"},
+                          "cloud-backup": {"target": "cloud-backup/claude-sonnet"}},
+        "dubnium": {"ledger": {"path": f"{state_dir}/route-decisions.jsonl"},
+                    "policy_profile": str(DEMO_PROFILE)},
     }
 
 
@@ -166,14 +172,55 @@ async def step_errors(d: Demo) -> None:
     say(f"  unknown model → HTTP {status}: {data['error']['message']}")
 
 
+#: An inline route (Plano 0.4.15+ request form) that sends general questions to the cloud model.
+CLOUD_ROUTE = [{"name": "general questions", "description": "general knowledge questions and chat",
+                "models": ["cloud/claude-sonnet"]}]
+QUESTION = [{"role": "user", "content": "a general knowledge question: why is the sky blue?"}]
+
+
+def cloud_calls(d: Demo) -> int:
+    return len(d.upstreams["cloud"].models_seen) + len(d.upstreams["cloud-backup"].models_seen)
+
+
+async def step_policy_stays_local(d: Demo) -> None:
+    before = cloud_calls(d)
+    status, data, _ = await d.post("/v1/chat/completions", {
+        "model": "local-code", "messages": QUESTION, "routing_preferences": CLOUD_ROUTE},
+        headers={"X-Privacy-Class": "trusted_cloud_ok"})
+    assert status == 200 and cloud_calls(d) == before + 1, data
+    say(f"  trusted_cloud_ok: routed to the cloud model {data['model']!r}")
+    status, data, _ = await d.post("/v1/chat/completions", {
+        "model": "local-code", "messages": QUESTION, "routing_preferences": CLOUD_ROUTE},
+        headers={"X-Privacy-Class": "local_only"})
+    assert status == 200 and cloud_calls(d) == before + 1, data
+    say(f"  local_only: the same route is out of bounds, so it stayed on the local model {data['model']!r}; "
+        "no cloud upstream saw it")
+
+
+async def step_policy_denied(d: Demo) -> None:
+    before = cloud_calls(d)
+    status, data, _ = await d.post("/v1/chat/completions", {"model": "cloud-general", "messages": QUESTION},
+                                   headers={"X-Privacy-Class": "trusted_cloud_ok", "X-Data-Class": "source_code"})
+    assert status == 403 and data["error"]["code"] == "privacy_violation", data
+    assert cloud_calls(d) == before, "a cloud upstream was called"
+    say(f"  source_code asked of cloud-general → HTTP {status} {data['error']['code']}: {data['error']['message']}")
+    say("  no upstream was called, and no fallback was tried (policy failures end the request)")
+
+
 Step = Callable[[Demo], Awaitable[None]]
 STEPS: list[tuple[str, Step]] = [
     ("Chat completion to the local model (OpenAI format)", step_chat),
     ("Streamed chat completion with a tool call, through an alias", step_stream_tools),
     ("A cloud model through an alias", step_alias),
+    ("Routing decisions on /routing/v1/* (seed 003's walkthrough, embedded router)",
+     demo_routing.step_routing_decisions),
+    ("Session pinning over two calls, then a second session", demo_routing.step_pinning),
+    ("Intent routing on the proxy path, recorded in the ledger", demo_routing.step_routed_proxy),
     ("A flaky channel: 429 with Retry-After, failover to the same model on a second channel", step_failover),
     ("Anthropic Messages client, translated to the local OpenAI-style model", step_anthropic),
     ("OpenAI Responses client (Codex), translated to the local OpenAI-style model", step_responses),
+    ("Policy: a local_only request the router would send to the cloud stays local", step_policy_stays_local),
+    ("Policy: private source code asked of a cloud alias is denied before any upstream call", step_policy_denied),
     ("GET /v1/models", step_models),
     ("A model nobody serves", step_errors),
 ]

@@ -57,10 +57,9 @@ class RequestGate:
         reasons = self._privacy_reasons(channel, record=True)
         if reasons:
             name = self.name(channel)
-            privacy = self.request.privacy_class if self.request else "?"
             self._deny(PRIVACY_VIOLATION, name, reasons[0])
-            raise PolicyDenied(f"no eligible model may serve this request: {name} is outside the boundaries "
-                               f"allowed for privacy class {privacy}", code=PRIVACY_VIOLATION, status=403)
+            raise PolicyDenied(f"no eligible model may serve this request ({name}: {reasons[0]})",
+                               code=PRIVACY_VIOLATION, status=403)
         over = self._store.exceeded(self._budgets, channel) if self._budgets and self._store else None
         if over is not None:
             name = self.name(channel)
