@@ -16,6 +16,9 @@ from plano_daemon.config.schema import Config
 from plano_daemon.failover import Blocks, Health
 from plano_daemon.ledger import LedgerWriter
 from plano_daemon.metrics import Metrics
+from plano_daemon.policy.budgets import FILE_NAME as BUDGETS_FILE
+from plano_daemon.policy.budgets import Budgets, BudgetStore
+from plano_daemon.policy.eligibility import Policy
 from plano_daemon.routing.affinity import SessionPins
 from plano_daemon.routing.engine import RoutingEngine
 from plano_daemon.upstream import UpstreamPool
@@ -34,6 +37,9 @@ class Runtime:
     catalog: Catalog
     timeouts: Timeouts
     routing: RoutingEngine
+    #: The model-router profile applied to this catalog (None: no privacy filtering) and the budget caps.
+    policy: Policy | None = None
+    budgets: Budgets | None = None
 
     @property
     def config(self) -> Config:
@@ -50,6 +56,8 @@ def build_runtime(loaded: LoadedConfig, services: Services) -> Runtime:
                           first_byte=cfg.dubnium.timeouts.first_byte,
                           stream_idle=cfg.dubnium.timeouts.stream_idle),
         routing=RoutingEngine(cfg, catalog),
+        policy=Policy(loaded.profile, catalog) if loaded.profile is not None else None,
+        budgets=Budgets(cfg.dubnium.budgets, catalog),
     )
 
 
@@ -80,8 +88,12 @@ class Services:
     #: Session pins (routing) and the route-decision ledger, kept across reloads.
     pins: SessionPins = field(default_factory=lambda: SessionPins(ttl=600, max_entries=10000))
     ledger: LedgerWriter | None = None
+    #: Today's budget counts, persisted in the state directory and kept across reloads.
+    budgets: BudgetStore | None = None
 
     async def close(self) -> None:
+        if self.budgets is not None:
+            self.budgets.close()
         if self.ledger is not None:
             await self.ledger.close()
         await self.pool.close()
@@ -94,7 +106,8 @@ def build_services(loaded: LoadedConfig) -> Services:
                     pins=SessionPins(ttl=loaded.config.routing.session_ttl_seconds,
                                      max_entries=loaded.config.routing.session_max_entries),
                     ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir())
-                            if loaded.config.dubnium.ledger.enabled else None))
+                            if loaded.config.dubnium.ledger.enabled else None),
+                    budgets=BudgetStore(state_dir() / BUDGETS_FILE))
 
 
 @dataclass(slots=True)
