@@ -56,6 +56,13 @@ def state_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return state
 
 
+@pytest.fixture(autouse=True)
+def no_users_policy_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's shell sets MODEL_ROUTER_*: a test gets a policy profile only when it asks for one."""
+    monkeypatch.delenv("MODEL_ROUTER_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("MODEL_ROUTER_PROFILE", raising=False)
+
+
 @pytest.fixture
 async def fake_upstream(aiohttp_server: Any) -> FakeFactory:
     async def make(name: str = "upstream") -> FakeUpstream:

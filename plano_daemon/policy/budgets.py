@@ -26,6 +26,7 @@ from pathlib import Path
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.schema import Budget
+from plano_daemon.logs import LOG
 
 REQUESTS = "requests"
 TOKENS = "tokens"
@@ -141,6 +142,7 @@ class BudgetStore:
             pass
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             self.problem = f"{path}: unreadable budget state ({type(exc).__name__}); counting from zero"
+            LOG.warning("%s", self.problem)
         self.usage.roll(today())
 
     def exceeded(self, budgets: Budgets, channel: Channel) -> Exceeded | None:
