@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+from plano_daemon import demo_routing
 from plano_daemon.config.load import load_config
 from plano_daemon.runtime import build_gateway
 from plano_daemon.server import Server
@@ -211,6 +212,10 @@ STEPS: list[tuple[str, Step]] = [
     ("Chat completion to the local model (OpenAI format)", step_chat),
     ("Streamed chat completion with a tool call, through an alias", step_stream_tools),
     ("A cloud model through an alias", step_alias),
+    ("Routing decisions on /routing/v1/* (seed 003's walkthrough, embedded router)",
+     demo_routing.step_routing_decisions),
+    ("Session pinning over two calls, then a second session", demo_routing.step_pinning),
+    ("Intent routing on the proxy path, recorded in the ledger", demo_routing.step_routed_proxy),
     ("A flaky channel: 429 with Retry-After, failover to the same model on a second channel", step_failover),
     ("Anthropic Messages client, translated to the local OpenAI-style model", step_anthropic),
     ("OpenAI Responses client (Codex), translated to the local OpenAI-style model", step_responses),

@@ -25,8 +25,9 @@ EXAMPLE_WEIGHT = 0.8
 CONTEXT_WEIGHT = 0.3
 CONTEXT_TURNS = 3
 #: Only the head and tail of a huge message are read: that is where people state what they want.
-HEAD_CHARS = 1500
-TAIL_CHARS = 500
+HEAD_CHARS = 600
+TAIL_CHARS = 200
+CONTEXT_CHARS = 200
 #: A prompt this short, with no code or error in it, is a quick question or small talk.
 SHORT_PROMPT_WORDS = 4
 #: The first content words of a prompt usually say what kind of task it is.
@@ -104,7 +105,7 @@ def _query(turns: Sequence[Turn]) -> dict[str, float]:
     if content_words(latest) <= SHORT_PROMPT_WORDS and not any(c in query for c in _TASK_CONCEPTS):
         query["c:simple"] = 1.0
     for earlier in users[-1 - CONTEXT_TURNS:-1]:
-        for f, w in features(_clip(earlier)).items():
+        for f, w in features(earlier[:CONTEXT_CHARS]).items():
             if f not in query:
                 query[f] = max(query.get(f, 0.0), w * CONTEXT_WEIGHT)
     return query

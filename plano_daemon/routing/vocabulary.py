@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from functools import lru_cache
 
 #: concept → surface words and phrases (lowercase; single words are stemmed before lookup).
@@ -33,7 +34,7 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "c:modify": ("refactor", "rewrite", "restructure", "clean up", "simplify", "modify", "change",
                  "update", "migrate", "rename", "port", "convert to", "optimize", "improve"),
     "c:fix": ("fix", "patch", "repair", "resolve", "correct", "solve", "workaround", "hotfix"),
-    "c:error": ("bug", "error", "exception", "crash", "fail", "failure", "traceback", "stack trace",
+    "c:error": ("bug", "error", "exception", "crash", "fail", "failure", "traceback", "errno", "stack trace",
                 "stacktrace", "segfault", "segmentation fault", "panic", "broken", "not working",
                 "doesn't work", "does not work", "exit code", "leak", "hang", "hangs", "freeze", "timeout",
                 "time out", "times out", "timed out", "connection reset", "refused", "denied", "oom",
@@ -142,7 +143,11 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-def _build_tables() -> tuple[dict[str, frozenset[str]], dict[tuple[str, ...], frozenset[str]], int]:
+Phrases = dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]]
+
+
+def _build_tables() -> tuple[dict[str, frozenset[str]], Phrases]:
+    """Word → concepts, and first stem → (phrase stems, concepts), longest phrase first."""
     words: dict[str, set[str]] = {}
     phrases: dict[tuple[str, ...], set[str]] = {}
     for concept, surfaces in CONCEPTS.items():
@@ -152,20 +157,22 @@ def _build_tables() -> tuple[dict[str, frozenset[str]], dict[tuple[str, ...], fr
                 words.setdefault(parts[0], set()).add(concept)
             elif parts:
                 phrases.setdefault(parts, set()).add(concept)
-    longest = max((len(p) for p in phrases), default=1)
+    by_first: dict[str, list[tuple[tuple[str, ...], frozenset[str]]]] = {}
+    for parts, concepts in phrases.items():
+        by_first.setdefault(parts[0], []).append((parts, frozenset(concepts)))
     return ({k: frozenset(v) for k, v in words.items()},
-            {k: frozenset(v) for k, v in phrases.items()}, longest)
+            {k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in by_first.items()})
 
 
-WORD_CONCEPTS, PHRASE_CONCEPTS, _LONGEST_PHRASE = _build_tables()
+WORD_CONCEPTS, PHRASES_BY_FIRST = _build_tables()
 STEM_SHARE = 0.5
 #: "exits with code 137", "returned status 500": a numeric code is a failure report, not code.
-_STATUS_CODE = re.compile(r"\b(?:exit|return|status|error)?\s*(?:code|status)\s+-?\d+\b", re.I)
-_URL = re.compile(r"https?://|www\.|\b[a-z0-9-]+\.(?:com|org|net|io|dev|gov|edu|co)\b")
-_CODE_SIGNS = re.compile(r"```|[{};]\s*$|\w+\(\)|=>|->|::|\b(?:def|fn|func|const|import|return)\b|"
+_STATUS_CODE = re.compile(r"\b(?:code|status)\s+-?\d+\b", re.I)
+_URL = re.compile(r"https?://|www\.|[a-z0-9]\.(?:com|org|net|io|dev|gov|edu|co)\b")
+_CODE_SIGNS = re.compile(r"```|[{};]\s*$|\w\(\)|=>|->|::|\b(?:def|fn|func|const|import|return)\b|"
                          r"\.(?:py|js|ts|rs|go|java|rb|sh|nix|c|cpp|h)\b", re.M)
-_ERROR_SIGNS = re.compile(r"\b\w+(?:Error|Exception)\b|\bTraceback\b|\berrno\b|\bE[0-9]{3,4}\b|exit(?:ed)? "
-                          r"(?:with )?(?:code|status)")
+#: `KeyError`, `NullPointerException`: a token naming an error type is a failure report.
+_ERROR_SUFFIXES = ("error", "exception")
 
 
 def features(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> dict[str, float]:
@@ -175,42 +182,59 @@ def features(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> dict[str,
     ("exit code" is an error cue, not a code cue). The first `lead` content words weigh
     `lead_weight`: people state the task first ("Document the variables this service reads").
     """
-    raw = tokens(_STATUS_CODE.sub(" failure ", text))
+    lowered = text.lower()
+    if "code" in lowered or "status" in lowered:
+        lowered = _STATUS_CODE.sub(" failure ", lowered)
+    raw = _TOKEN.findall(lowered)
     stems = [stem(t) for t in raw]
     counts: dict[str, float] = {}
     covered = [False] * len(stems)
-    for n in range(_LONGEST_PHRASE, 1, -1):
-        for i in range(len(stems) - n + 1):
-            if any(covered[i:i + n]):
-                continue
-            concepts = PHRASE_CONCEPTS.get(tuple(stems[i:i + n]))
-            if concepts:
+    i = 0
+    while i < len(stems):  # leftmost-longest phrase matching, one pass
+        for parts, concepts in PHRASES_BY_FIRST.get(stems[i], ()):
+            n = len(parts)
+            if tuple(stems[i:i + n]) == parts:
                 covered[i:i + n] = [True] * n
                 for c in concepts:
                     counts[c] = counts.get(c, 0.0) + 1.0
+                i += n - 1
+                break
+        i += 1
     seen_content = 0
+    # Each distinct word is weighed once (times its count): long pasted text stays cheap.
+    repeats: Counter[tuple[str, str]] = Counter()
     for i, (tok, st) in enumerate(zip(raw, stems, strict=True)):
         if covered[i]:
             continue
-        content = tok not in STOPWORDS and st not in STOPWORDS
-        weight = lead_weight if content and seen_content < lead else 1.0
-        concepts = WORD_CONCEPTS.get(st, ())
-        if content:
+        if seen_content >= lead:
+            repeats[tok, st] += 1
+            continue
+        if tok not in STOPWORDS and st not in STOPWORDS:
             seen_content += 1
-            # A word with a concept speaks mostly through it; its own stem adds the precise match.
-            counts[st] = counts.get(st, 0.0) + (weight * STEM_SHARE if concepts else weight)
-        for c in concepts:  # "why", "how" are stopwords but still cue a concept
-            counts[c] = counts.get(c, 0.0) + weight
-    if _URL.search(text):
+            _count_word(counts, tok, st, lead_weight)
+        else:
+            _count_word(counts, tok, st, 1.0)
+    for (tok, st), n in repeats.items():
+        _count_word(counts, tok, st, float(n))
+    if _URL.search(lowered):
         counts["c:web"] = counts.get("c:web", 0.0) + 2.0
     if _CODE_SIGNS.search(text):
         counts["c:code"] = counts.get("c:code", 0.0) + 1.0
-    if _ERROR_SIGNS.search(text):
+    if any(len(t) > 5 and t.endswith(_ERROR_SUFFIXES) for t in set(raw)):
         counts["c:error"] = counts.get("c:error", 0.0) + 1.0
     for concept, implied in IMPLIES.items():
         if concept in counts:
             counts[implied] = max(counts.get(implied, 0.0), counts[concept])
     return {f: _saturate(n) for f, n in counts.items()}
+
+
+def _count_word(counts: dict[str, float], tok: str, st: str, weight: float) -> None:
+    concepts = WORD_CONCEPTS.get(st, ())
+    if tok not in STOPWORDS and st not in STOPWORDS:
+        # A word with a concept speaks mostly through it; its own stem adds the precise match.
+        counts[st] = counts.get(st, 0.0) + (weight * STEM_SHARE if concepts else weight)
+    for c in concepts:  # "why", "how" are stopwords but still cue a concept
+        counts[c] = counts.get(c, 0.0) + weight
 
 
 def content_words(text: str) -> int:
