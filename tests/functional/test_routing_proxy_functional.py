@@ -154,3 +154,17 @@ async def test_a_pinned_session_skips_the_router_model(fake_upstream, gateway, o
     assert len(claude.received) == 2 and not big.received
     lines = await ledger_lines(gw)
     assert [(x["router"], x["affinity_key"]) for x in lines] == [("llm", "session-1"), ("pinned", "session-1")]
+
+
+async def test_a_router_prompt_file_replaces_our_template(fake_upstream, gateway, openai_client, tmp_path):
+    template = tmp_path / "router-prompt.txt"
+    template.write_text("ROUTES={routes}\n<conversation>{conversation}</conversation>\nanswer {\"route\": name}")
+    gw, mini, big, claude, router = await setup(
+        fake_upstream, gateway, routing={"router_timeout": "300ms", "router_prompt_file": str(template)})
+    router.default = route_by_keywords(RULES)
+
+    await ask(openai_client(gw), CODE)
+
+    (call,) = router.received
+    assert call.json["messages"][0]["content"].startswith('ROUTES=[{"name": "code_generation"')
+    assert len(claude.received) == 1
