@@ -44,13 +44,17 @@ class RequestGate:
         return self._policy.source(channel).name if self._policy else channel.model
 
     def narrow(self, models: Sequence[str], resolve: Callable[[str], Channel | None]) -> tuple[str, ...]:
-        """The routed (or pinned) models this request may use, in their order."""
-        out: list[str] = []
+        """The routed (or pinned) models this request may use, in their order; a `prefer` rule that
+        matches the request moves its cost classes to the front (reordering, never adding)."""
+        kept: list[tuple[str, Channel]] = []
         for model in models:
             channel = resolve(model)
             if channel is not None and not self._privacy_reasons(channel, record=True):
-                out.append(model)
-        return tuple(out)
+                kept.append((model, channel))
+        if self._policy is not None and self.verdict is not None and self.verdict.preferred_costs:
+            ranked = self._policy.rank(self.verdict, [ch for _, ch in kept])
+            kept.sort(key=lambda pair: ranked.index(pair[1]))
+        return tuple(model for model, _ in kept)
 
     def admit(self, channel: Channel) -> None:
         """The model chosen to go first: privacy, then budget; a failure here ends the request."""

@@ -137,3 +137,11 @@ dubnium:
     with pytest.raises(PolicyDenied) as err:
         RequestGate(policy=None, budgets=budgets, store=store, headers={}).admit(cloud)
     assert (err.value.status, err.value.code) == (429, "budget_hard_limit")
+
+
+def test_a_matching_prefer_rule_puts_cheaper_routed_models_first(policy: Policy, catalog: Catalog) -> None:
+    g = gate(policy, {"X-Privacy-Class": "public_cloud_ok", "X-Task": "summarize"})
+    ranked = g.narrow([CLOUD, "opencode/default", LOCAL], catalog.resolve)
+    assert ranked == ("opencode/default", LOCAL, CLOUD)
+    assert gate(policy, {"X-Privacy-Class": "public_cloud_ok"}).narrow(
+        [CLOUD, "opencode/default", LOCAL], catalog.resolve) == (CLOUD, "opencode/default", LOCAL)
