@@ -54,6 +54,7 @@ class Verdict:
 
     request: RequestClass
     boundaries: frozenset[str]
+    class_boundaries: frozenset[str]  # before the rules narrowed them
     narrowed_by: tuple[str, ...]  # rule ids that removed boundaries
     preferred_costs: tuple[str, ...]
 
@@ -61,10 +62,9 @@ class Verdict:
         """Why `info` is rejected (empty: eligible)."""
         if info.boundary in self.boundaries:
             return []
-        out = [f"boundary {info.boundary} not allowed for privacy_class {self.request.privacy_class}"]
-        if self.narrowed_by:
-            out = [f"boundary {info.boundary} excluded by rule {', '.join(self.narrowed_by)}"]
-        return out
+        if info.boundary not in self.class_boundaries:
+            return [f"boundary {info.boundary} not allowed for privacy_class {self.request.privacy_class}"]
+        return [f"boundary {info.boundary} excluded by rule {', '.join(self.narrowed_by)}"]
 
     def allows(self, info: SourceInfo) -> bool:
         return info.boundary in self.boundaries
@@ -116,6 +116,7 @@ class Policy:
 
     def verdict(self, request: RequestClass) -> Verdict:
         allowed = set(self.profile.privacy_classes[request.privacy_class].allowed_boundaries)
+        by_class = frozenset(allowed)
         narrowed: list[str] = []
         preferred: list[str] = []
         for rule in self.profile.rules:
@@ -132,7 +133,7 @@ class Policy:
                 narrowed.append(rule.id)
             allowed &= keep
         return Verdict(request=request, boundaries=frozenset(b for b in BOUNDARIES if b in allowed),
-                       narrowed_by=tuple(narrowed), preferred_costs=tuple(preferred))
+                       class_boundaries=by_class, narrowed_by=tuple(narrowed), preferred_costs=tuple(preferred))
 
     def eligible(self, verdict: Verdict, channel: Channel) -> bool:
         return verdict.allows(self.source(channel))

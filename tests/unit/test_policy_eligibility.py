@@ -8,7 +8,7 @@ import pytest
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import load_config
-from plano_daemon.policy.eligibility import Policy, RequestClass
+from plano_daemon.policy.eligibility import Policy, RequestClass, SourceInfo
 from plano_daemon.policy.profile import load_profile, parse_profile
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -138,3 +138,12 @@ def test_only_the_profiles_allowed_reasons_permit_a_fallback(policy: Policy) -> 
     for reason in ("safety_policy_denial", "budget_hard_limit", "retryable_status", "client_error", None):
         assert not policy.fallback_permitted(reason)
     assert policy.fallback_policy["forbidden_reasons"][0] == "privacy_violation"
+
+
+def test_rejections_name_the_class_or_the_rule_that_excluded_the_boundary(policy: Policy) -> None:
+    v = policy.verdict(policy.classify({"X-Privacy-Class": "trusted_cloud_ok", "X-Data-Class": "secrets"}))
+    assert v.reasons(SourceInfo("s", "public_cloud", None)) == [
+        "boundary public_cloud not allowed for privacy_class trusted_cloud_ok"]
+    assert v.reasons(SourceInfo("s", "trusted_cloud", None)) == [
+        "boundary trusted_cloud excluded by rule private-code-local-only"]
+    assert v.reasons(SourceInfo("s", "local", None)) == []
