@@ -1,0 +1,217 @@
+"""Benchmark plano-daemon against a direct call and a LiteLLM proxy, all on one fake upstream, in one run.
+
+    .venv/bin/python tests/perf/bench.py              # full run: table + chart + soak into docs/perf/
+    .venv/bin/python tests/perf/bench.py --quick      # a quarter of the requests, no soak, no files
+    .venv/bin/python tests/perf/bench.py --soak-only  # only the memory soak
+
+Every scenario runs against each target back to back (direct, plano-daemon, litellm) with all of them
+started, so machine noise hits them alike; "added" figures subtract the direct call of the same scenario.
+Load comes from `loadgen.py` in its own process; every run is bounded in requests and seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
+
+from report import write_outputs  # noqa: E402
+from targets import MODEL_ALIAS, OUT, PERF_VENV, REPO, Fleet, Target  # noqa: E402
+
+CONCURRENCY = (1, 16, 64)
+#: Requests per scenario and round (full run); c=1 JSON gives issue 2's 1000-request added-latency figure.
+JSON_REQUESTS = {1: 1000, 16: 3000, 64: 5000}
+STREAM_REQUESTS = {1: 500, 16: 1000}
+WARMUP = 200
+#: Each scenario runs this many times, interleaved across targets, so a noisy moment hits all of them.
+ROUNDS = 3
+RUN_SECONDS = 30.0
+#: LiteLLM serves tens of requests per second here: its runs are bounded by time, not count.
+SLOW_SECONDS = 15.0
+STREAM_CHUNKS = 20
+
+
+def bodies() -> tuple[Path, Path]:
+    msg = {"model": MODEL_ALIAS, "max_tokens": 64,
+           "messages": [{"role": "system", "content": "You are a helpful coding assistant."},
+                        {"role": "user", "content": "Write a function that reverses a linked list in Python."}]}
+    plain, stream = OUT / "body.json", OUT / "stream-body.json"
+    plain.write_text(json.dumps(msg))
+    stream.write_text(json.dumps({**msg, "stream": True, "stream_options": {"include_usage": True}}))
+    return plain, stream
+
+
+def load(target: Target, *, concurrency: int, requests: int, stream: bool, warmup: int = WARMUP,
+         stream_every: int | None = None, seconds: float = RUN_SECONDS) -> dict[str, Any]:
+    plain, streaming = bodies()
+    every = stream_every if stream_every is not None else (1 if stream else 0)
+    cmd = [sys.executable, str(Path(__file__).with_name("loadgen.py")), "--port", str(target.port),
+           "--path", target.path, "--body", str(plain), "--stream-body", str(streaming),
+           "--stream-every", str(every), "--concurrency", str(concurrency), "--requests", str(requests),
+           "--warmup", str(warmup), "--seconds", str(seconds)]
+    done = subprocess.run(cmd, capture_output=True, timeout=seconds * 2 + 30, check=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    if result["errors"]:
+        print(f"  ! {target.name}: {result['errors']} errors, last: {result['last_error']}", file=sys.stderr)
+    return result
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one scenario → one result: counts summed, rates and percentiles the median of the rounds."""
+    def median_of(key: str) -> dict[str, float]:
+        parts = [r[key] for r in results if r[key]]
+        return {p: statistics.median(x[p] for x in parts) for p in parts[0]} if parts else {}
+
+    return {"completed": sum(r["completed"] for r in results), "errors": sum(r["errors"] for r in results),
+            "rounds": len(results), "rps": statistics.median(r["rps"] for r in results),
+            "latency_ms": median_of("latency_ms"), "ttft_ms": median_of("ttft_ms")}
+
+
+def routing_cost(samples: int = 3000) -> dict[str, float] | None:
+    """Per-decision time of the embedded router (in process), over the routing dev set's prompts."""
+    try:
+        import yaml
+
+        from plano_daemon.routing.conversation import extract_conversation
+        from plano_daemon.routing.embedded import EmbeddedRouter
+        from plano_daemon.routing.routes import Route
+    except ImportError:
+        return None
+    prefs = yaml.safe_load((REPO / "tests/fixtures/dubnium-vllm.yaml").read_text())["routing_preferences"]
+    router = EmbeddedRouter(tuple(Route(name=p["name"], description=p["description"], models=tuple(p["models"]))
+                                  for p in prefs))
+    prompts = [json.loads(line)["prompt"]
+               for line in (REPO / "tests/fixtures/routing-dev-set.jsonl").read_text().splitlines() if line]
+    times = []
+    for i in range(samples):
+        body = {"messages": [{"role": "system", "content": "You are a coding agent."},
+                             {"role": "user", "content": prompts[i % len(prompts)]}]}
+        t0 = time.perf_counter()
+        router.route(extract_conversation(body))
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"p50_us": times[len(times) // 2] * 1e6, "p99_us": times[int(len(times) * 0.99)] * 1e6}
+
+
+def ready_times(fleet: Fleet, upstream_port: int, starts: int = 5) -> list[float]:
+    """Start → READY=1 of separate gateway starts; the first only warms the bytecode cache and is dropped."""
+    times = []
+    for _ in range(starts + 1):
+        gw = fleet.gateway(upstream_port, log_name="gateway-start.log")
+        assert gw.ready_s is not None
+        times.append(gw.ready_s)
+        gw.stop()
+        fleet.targets.remove(gw)
+    return times[1:]
+
+
+def benchmark(args: argparse.Namespace, fleet: Fleet) -> dict[str, Any]:
+    scale = 0.25 if args.quick else 1.0
+    upstream = fleet.upstream(chunks=STREAM_CHUNKS)
+    starts = ready_times(fleet, upstream.port)
+    print(f"plano-daemon start → ready: {', '.join(f'{t:.2f}' for t in starts)} s", flush=True)
+    targets = [upstream, fleet.gateway(upstream.port)]
+    targets[1].ready_s = statistics.median(starts)
+    if not args.no_litellm:
+        try:
+            targets.append(fleet.litellm(upstream.port))
+        except (FileNotFoundError, RuntimeError) as exc:
+            print(f"litellm skipped: {exc}", file=sys.stderr)
+    rounds: dict[str, dict[str, list[dict[str, Any]]]] = {t.name: {} for t in targets}
+    cpu = {t.name: [0.0, 0] for t in targets}
+    scenarios = [("json", c, JSON_REQUESTS[c]) for c in CONCURRENCY]
+    scenarios += [("stream", c, STREAM_REQUESTS[c]) for c in STREAM_REQUESTS]
+    for kind, c, n in scenarios:
+        for _ in range(ROUNDS):
+            for target in targets:
+                before = target.cpu_seconds()
+                result = load(target, concurrency=c, requests=max(int(n * scale), 50), stream=kind == "stream",
+                              seconds=SLOW_SECONDS if target.name == "litellm" else RUN_SECONDS)
+                if kind == "json" and c == 64:
+                    cpu[target.name][0] += target.cpu_seconds() - before
+                    cpu[target.name][1] += result["completed"] + result["errors"] + result["warmup"]
+                rounds[target.name].setdefault(f"{kind}-c{c}", []).append(result)
+        for target in targets:
+            merged = merge(rounds[target.name][f"{kind}-c{c}"])
+            lat = merged["latency_ms"]
+            print(f"{kind:6} c={c:<3} {target.name:13} {merged['completed']:6} ok  {merged['rps']:8.0f} rps  "
+                  f"p50 {lat.get('p50', 0):7.3f} ms  p99 {lat.get('p99', 0):7.3f} ms", flush=True)
+    runs = {name: {key: merge(results) for key, results in by_key.items()} for name, by_key in rounds.items()}
+    cpu_per_request = {name: spent / count if count else 0.0 for name, (spent, count) in cpu.items()}
+    info = {t.name: {"ready_s": t.ready_s, "peak_rss_mb": t.peak_rss_mb,
+                     "cpu_us_per_request": cpu_per_request[t.name] * 1e6} for t in targets}
+    return {"runs": runs, "targets": info, "routing": routing_cost(), "scale": scale,
+            "machine": machine()}
+
+
+def soak(total: int, batch: int = 1000) -> list[dict[str, float]]:
+    """A fresh gateway under `total` requests (every 4th a stream), RSS after each batch."""
+    fleet = Fleet()
+    try:
+        upstream = fleet.upstream(chunks=STREAM_CHUNKS)
+        gw = fleet.gateway(upstream.port, log_name="gateway-soak.log")
+        points = [{"requests": 0, "rss_mb": gw.rss_mb()}]
+        done = 0
+        started = time.monotonic()
+        while done < total and time.monotonic() - started < 600:
+            result = load(gw, concurrency=16, requests=batch, stream=False, warmup=0, stream_every=4, seconds=60)
+            done += result["completed"] + result["errors"]
+            points.append({"requests": done, "rss_mb": gw.rss_mb(), "rps": result["rps"],
+                           "errors": result["errors"]})
+            if done % 10000 < batch:
+                print(f"soak {done:6} requests  RSS {points[-1]['rss_mb']:6.1f} MB", flush=True)
+        return points
+    finally:
+        fleet.close()
+
+
+def machine() -> dict[str, Any]:
+    import os
+    import platform
+
+    try:
+        import uvloop  # noqa: F401
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    litellm = subprocess.run([str(PERF_VENV / "bin/python"), "-c",
+                              "import importlib.metadata as m; print(m.version('litellm'))"],
+                             capture_output=True, text=True, check=False).stdout.strip() or "n/a"
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "loop": loop, "litellm": litellm,
+            "load_avg": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="a quarter of the requests, no soak, no files written")
+    p.add_argument("--no-litellm", action="store_true")
+    p.add_argument("--soak", type=int, default=50000, help="requests in the memory soak (0: none)")
+    p.add_argument("--soak-only", action="store_true")
+    args = p.parse_args()
+    results: dict[str, Any] = {}
+    if not args.soak_only:
+        fleet = Fleet()
+        try:
+            results = benchmark(args, fleet)
+        finally:
+            fleet.close()
+    if args.soak and not args.quick:
+        results["soak"] = soak(args.soak)
+        rss = [pt["rss_mb"] for pt in results["soak"]]
+        print(f"soak: median RSS {statistics.median(rss):.1f} MB, last {rss[-1]:.1f} MB")
+    (OUT / "results.json").write_text(json.dumps(results, indent=1))
+    if not args.quick:
+        write_outputs(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
