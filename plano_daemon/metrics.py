@@ -6,7 +6,10 @@ one process, and keeps `/metrics` to exactly what this gateway exports.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from typing import Any
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -16,6 +19,46 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 def status_class(status: int) -> str:
     return f"{status // 100}xx"
+
+
+class _Children:
+    """Memoises `labels(*values)`: prometheus_client validates, stringifies and locks on every call, and a
+    request makes half a dozen; the label sets are few (fixed by the config), so a dict hit serves them."""
+
+    _children: dict[tuple[object, ...], Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._children = {}
+
+    def labels(self, *values: object, **named: object) -> Any:
+        if named:
+            return super().labels(*values, **named)  # type: ignore[misc]
+        try:
+            return self._children[values]
+        except KeyError:
+            child = self._children[values] = super().labels(*values)  # type: ignore[misc]
+            return child
+
+    def remove(self, *values: object) -> None:
+        self._children.clear()
+        super().remove(*values)  # type: ignore[misc]
+
+    def clear(self) -> None:
+        self._children.clear()
+        super().clear()  # type: ignore[misc]
+
+
+class Counter(_Children, prometheus_client.Counter):
+    pass
+
+
+class Gauge(_Children, prometheus_client.Gauge):
+    pass
+
+
+class Histogram(_Children, prometheus_client.Histogram):
+    pass
 
 
 class Metrics:
