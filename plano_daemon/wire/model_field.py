@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 
@@ -18,9 +19,15 @@ def with_model(raw: bytes | None, body: dict[str, Any], model_id: str) -> bytes:
         if current == model_id:
             return raw
         if isinstance(current, str):
-            pattern = re.compile(rb'("model"\s*:\s*)' + re.escape(json.dumps(current).encode()))
             replacement = json.dumps(model_id).encode()
-            new, count = pattern.subn(lambda m: m.group(1) + replacement, raw, count=2)
+            new, count = _model_pattern(current).subn(lambda m: m.group(1) + replacement, raw, count=2)
             if count == 1:
                 return new
     return json.dumps({**body, "model": model_id}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@lru_cache(maxsize=256)
+def _model_pattern(model: str) -> re.Pattern[bytes]:
+    """Compiled once per requested name: clients send the same few names on every request."""
+    return re.compile(rb'("model"\s*:\s*)' + re.escape(json.dumps(model).encode()))
+
