@@ -41,9 +41,11 @@ class UpstreamPool:
         if s is None or s.closed:
             connector = aiohttp.TCPConnector(limit=1024, ttl_dns_cache=300, keepalive_timeout=60)
             # No Accept-Encoding: bodies pass through as the upstream sent them and SSE is never buffered.
+            # No cookie jar: one client's upstream cookies must never ride on another's requests, and
+            # filtering an empty jar still costs every request.
             s = aiohttp.ClientSession(base_url=None, connector=connector, timeout=self._timeout,
                                       skip_auto_headers=("Accept-Encoding", "User-Agent"),
-                                      auto_decompress=True)
+                                      auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar())
             self._sessions[origin] = s
         return s
 
