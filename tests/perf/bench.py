@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
 
 from report import write_outputs  # noqa: E402
-from targets import MODEL_ALIAS, OUT, PERF_VENV, REPO, Fleet, Target  # noqa: E402
+from targets import MODEL, MODEL_ALIAS, OUT, PERF_VENV, REPO, Fleet, Target  # noqa: E402
 
 CONCURRENCY = (1, 16, 64)
 #: Requests per scenario and round (full run); c=1 JSON gives issue 2's 1000-request added-latency figure.
@@ -36,22 +36,28 @@ ROUNDS = 3
 RUN_SECONDS = 30.0
 #: LiteLLM serves tens of requests per second here: its runs are bounded by time, not count.
 SLOW_SECONDS = 15.0
+ROUTED = "plano-daemon+router"
 STREAM_CHUNKS = 20
+#: Paced streams (per-chunk relay cost): this many chunks, 1 ms apart, 16 at a time, once per target.
+PACED_CHUNKS = 100
+PACED_STREAMS = 320
 
 
-def bodies() -> tuple[Path, Path]:
+def bodies(*, paced: bool = False) -> tuple[Path, Path]:
+    """The JSON and streaming request bodies; `paced` asks the fake upstream for a model-paced stream."""
     msg = {"model": MODEL_ALIAS, "max_tokens": 64,
            "messages": [{"role": "system", "content": "You are a helpful coding assistant."},
                         {"role": "user", "content": "Write a function that reverses a linked list in Python."}]}
-    plain, stream = OUT / "body.json", OUT / "stream-body.json"
+    plain, stream = OUT / "body.json", OUT / ("paced-body.json" if paced else "stream-body.json")
     plain.write_text(json.dumps(msg))
-    stream.write_text(json.dumps({**msg, "stream": True, "stream_options": {"include_usage": True}}))
+    stream.write_text(json.dumps({**msg, "max_tokens": PACED_CHUNKS if paced else 64, "stream": True,
+                                  "stream_options": {"include_usage": True}}))
     return plain, stream
 
 
 def load(target: Target, *, concurrency: int, requests: int, stream: bool, warmup: int = WARMUP,
-         stream_every: int | None = None, seconds: float = RUN_SECONDS) -> dict[str, Any]:
-    plain, streaming = bodies()
+         stream_every: int | None = None, seconds: float = RUN_SECONDS, paced: bool = False) -> dict[str, Any]:
+    plain, streaming = bodies(paced=paced)
     every = stream_every if stream_every is not None else (1 if stream else 0)
     cmd = [sys.executable, str(Path(__file__).with_name("loadgen.py")), "--port", str(target.port),
            "--path", target.path, "--body", str(plain), "--stream-body", str(streaming),
@@ -73,6 +79,15 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     return {"completed": sum(r["completed"] for r in results), "errors": sum(r["errors"] for r in results),
             "rounds": len(results), "rps": statistics.median(r["rps"] for r in results),
             "latency_ms": median_of("latency_ms"), "ttft_ms": median_of("ttft_ms")}
+
+
+def routing_preferences() -> list[dict[str, Any]]:
+    """The user's five routing preferences (tests/fixtures/dubnium-vllm.yaml), all served by the fake upstream:
+    every request to this gateway is routed by the embedded router before it is forwarded."""
+    import yaml
+
+    prefs = yaml.safe_load((REPO / "tests/fixtures/dubnium-vllm.yaml").read_text())["routing_preferences"]
+    return [{"name": p["name"], "description": p["description"], "models": [MODEL]} for p in prefs]
 
 
 def routing_cost(samples: int = 3000) -> dict[str, float] | None:
@@ -118,7 +133,9 @@ def benchmark(args: argparse.Namespace, fleet: Fleet) -> dict[str, Any]:
     upstream = fleet.upstream(chunks=STREAM_CHUNKS)
     starts = ready_times(fleet, upstream.port)
     print(f"plano-daemon start → ready: {', '.join(f'{t:.2f}' for t in starts)} s", flush=True)
-    targets = [upstream, fleet.gateway(upstream.port)]
+    targets = [upstream, fleet.gateway(upstream.port),
+               fleet.gateway(upstream.port, extra={"routing_preferences": routing_preferences()}, name=ROUTED,
+                             log_name="gateway-routed.log")]
     targets[1].ready_s = statistics.median(starts)
     if not args.no_litellm:
         try:
@@ -142,19 +159,30 @@ def benchmark(args: argparse.Namespace, fleet: Fleet) -> dict[str, Any]:
         for target in targets:
             merged = merge(rounds[target.name][f"{kind}-c{c}"])
             lat = merged["latency_ms"]
-            print(f"{kind:6} c={c:<3} {target.name:13} {merged['completed']:6} ok  {merged['rps']:8.0f} rps  "
+            print(f"{kind:6} c={c:<3} {target.name:19} {merged['completed']:6} ok  {merged['rps']:8.0f} rps  "
                   f"p50 {lat.get('p50', 0):7.3f} ms  p99 {lat.get('p99', 0):7.3f} ms", flush=True)
+    per_chunk = {}
+    for target in targets:
+        before = target.cpu_seconds()
+        result = load(target, concurrency=16, requests=max(int(PACED_STREAMS * scale), 32), stream=True,
+                      warmup=16, paced=True, seconds=SLOW_SECONDS if target.name == "litellm" else RUN_SECONDS)
+        chunks = (result["completed"] + result["errors"] + result["warmup"]) * PACED_CHUNKS
+        per_chunk[target.name] = (target.cpu_seconds() - before) / chunks
+        rounds[target.name]["paced-c16"] = [result]
+        print(f"paced  c=16  {target.name:19} {result['completed']:6} ok  "
+              f"{per_chunk[target.name] * 1e6:6.1f} µs CPU per chunk", flush=True)
     runs = {name: {key: merge(results) for key, results in by_key.items()} for name, by_key in rounds.items()}
     cpu_per_request = {name: spent / count if count else 0.0 for name, (spent, count) in cpu.items()}
     info = {t.name: {"ready_s": t.ready_s, "peak_rss_mb": t.peak_rss_mb,
-                     "cpu_us_per_request": cpu_per_request[t.name] * 1e6} for t in targets}
+                     "cpu_us_per_request": cpu_per_request[t.name] * 1e6,
+                     "cpu_us_per_chunk": per_chunk[t.name] * 1e6} for t in targets}
     return {"runs": runs, "targets": info, "routing": routing_cost(), "scale": scale,
-            "machine": machine()}
+            "machine": machine(args.gateway_python)}
 
 
-def soak(total: int, batch: int = 1000) -> list[dict[str, float]]:
+def soak(total: int, gateway_python: Path, batch: int = 1000) -> list[dict[str, float]]:
     """A fresh gateway under `total` requests (every 4th a stream), RSS after each batch."""
-    fleet = Fleet()
+    fleet = Fleet(gateway_python)
     try:
         upstream = fleet.upstream(chunks=STREAM_CHUNKS)
         gw = fleet.gateway(upstream.port, log_name="gateway-soak.log")
@@ -173,19 +201,18 @@ def soak(total: int, batch: int = 1000) -> list[dict[str, float]]:
         fleet.close()
 
 
-def machine() -> dict[str, Any]:
+def machine(gateway_python: Path) -> dict[str, Any]:
+    """Where the numbers come from: the gateway's interpreter and event loop, LiteLLM's version, the load."""
     import os
-    import platform
 
-    try:
-        import uvloop  # noqa: F401
-        loop = "uvloop"
-    except ImportError:
-        loop = "asyncio"
+    probe = ("import platform, importlib.util as u; "
+             "print(platform.python_version(), 'uvloop' if u.find_spec('uvloop') else 'asyncio')")
+    version, loop = subprocess.run([str(gateway_python), "-c", probe], capture_output=True, text=True,
+                                   check=True).stdout.split()
     litellm = subprocess.run([str(PERF_VENV / "bin/python"), "-c",
                               "import importlib.metadata as m; print(m.version('litellm'))"],
                              capture_output=True, text=True, check=False).stdout.strip() or "n/a"
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "loop": loop, "litellm": litellm,
+    return {"cpus": os.cpu_count(), "python": version, "loop": loop, "litellm": litellm,
             "load_avg": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
@@ -195,16 +222,18 @@ def main() -> int:
     p.add_argument("--no-litellm", action="store_true")
     p.add_argument("--soak", type=int, default=50000, help="requests in the memory soak (0: none)")
     p.add_argument("--soak-only", action="store_true")
+    p.add_argument("--gateway-python", type=Path, default=REPO / ".venv/bin/python",
+                   help="interpreter that runs plano-daemon (a virtualenv with its dependencies)")
     args = p.parse_args()
     results: dict[str, Any] = {}
     if not args.soak_only:
-        fleet = Fleet()
+        fleet = Fleet(args.gateway_python)
         try:
             results = benchmark(args, fleet)
         finally:
             fleet.close()
     if args.soak and not args.quick:
-        results["soak"] = soak(args.soak)
+        results["soak"] = soak(args.soak, args.gateway_python)
         rss = [pt["rss_mb"] for pt in results["soak"]]
         print(f"soak: median RSS {statistics.median(rss):.1f} MB, last {rss[-1]:.1f} MB")
     (OUT / "results.json").write_text(json.dumps(results, indent=1))

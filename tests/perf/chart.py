@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"direct": "#9e9e9e", "plano-daemon": "#1f77b4", "litellm": "#d62728"}
+COLORS = {"direct": "#9e9e9e", "plano-daemon": "#1f77b4", "plano-daemon+router": "#6baed6", "litellm": "#d62728"}
 
 
 def _added(results: dict[str, Any], target: str, run: str, key: str = "latency_ms") -> float:
@@ -24,7 +24,7 @@ def _added(results: dict[str, Any], target: str, run: str, key: str = "latency_m
 
 def main(src: str, dst: str) -> None:
     results = json.loads(open(src).read())
-    proxies = [n for n in ("plano-daemon", "litellm") if n in results["runs"]]
+    proxies = [n for n in ("plano-daemon", "plano-daemon+router", "litellm") if n in results["runs"]]
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     ax = axes[0][0]
     width = 0.8 / len(proxies)
@@ -39,9 +39,9 @@ def main(src: str, dst: str) -> None:
     ax.legend()
 
     ax = axes[0][1]
-    names = [n for n in ("direct", "plano-daemon", "litellm") if n in results["runs"]]
+    names = [n for n in ("direct", "plano-daemon", "plano-daemon+router", "litellm") if n in results["runs"]]
     rps = [max(r["rps"] for k, r in results["runs"][n].items() if k.startswith("json-")) for n in names]
-    bars = ax.bar(names, rps, color=[COLORS[n] for n in names])
+    bars = ax.bar([n.replace("+", "\n+") for n in names], rps, color=[COLORS[n] for n in names])
     ax.bar_label(bars, fmt="%.0f", fontsize=8)
     ax.set_yscale("log")
     ax.set_ylabel("requests / s (log)")

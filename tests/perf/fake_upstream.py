@@ -2,7 +2,9 @@
 
 A raw asyncio protocol (uvloop when installed) with every reply precomputed: a chat completion with
 Content-Length, or, when the body asks for `"stream": true`, an SSE stream of `--chunks` chunks written
-one by one (optionally `--gap-ms` apart). It prints `PORT <n>` once listening and runs until SIGTERM.
+one by one (optionally `--gap-ms` apart). A stream asking for `"max_tokens": 100` or more is paced like a
+model instead: that many chunks, `PACED_GAP` apart (what per-chunk relay cost is measured with).
+It prints `PORT <n>` once listening and runs until SIGTERM.
 
     python tests/perf/fake_upstream.py --port 0 --chunks 20
 """
@@ -19,6 +21,9 @@ from typing import cast
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 _STREAM = re.compile(rb'"stream"\s*:\s*true')
+_MAX_TOKENS = re.compile(rb'"max_tokens"\s*:\s*(\d+)')
+PACED_MIN_TOKENS = 100
+PACED_GAP = 0.001
 
 
 def json_reply() -> bytes:
@@ -60,6 +65,7 @@ class Upstream(asyncio.Protocol):
 
     def __init__(self, reply: bytes, stream: tuple[bytes, list[bytes], bytes], gap: float) -> None:
         self._reply, self._stream, self._gap = reply, stream, gap
+        self._paced: dict[int, tuple[bytes, list[bytes], bytes]] = {}
         self._buf = b""
         self._transport: asyncio.Transport | None = None
         self._busy = False
@@ -83,7 +89,14 @@ class Upstream(asyncio.Protocol):
                 return
             body, self._buf = self._buf[end + 4:total], self._buf[total:]
             if _STREAM.search(body):
-                self._send_stream()
+                m = _MAX_TOKENS.search(body)
+                tokens = int(m.group(1)) if m else 0
+                if tokens >= PACED_MIN_TOKENS:
+                    stream = self._paced.get(tokens) or self._paced.setdefault(tokens, sse_chunks(tokens))
+                    self._busy = True
+                    asyncio.ensure_future(self._paced_send(*stream, PACED_GAP))
+                else:
+                    self._send_stream()
             else:
                 self._transport.write(self._reply)
 
@@ -98,14 +111,14 @@ class Upstream(asyncio.Protocol):
             transport.write(tail)
             return
         self._busy = True
-        asyncio.ensure_future(self._paced(head, events, tail))
+        asyncio.ensure_future(self._paced_send(head, events, tail, self._gap))
 
-    async def _paced(self, head: bytes, events: list[bytes], tail: bytes) -> None:
+    async def _paced_send(self, head: bytes, events: list[bytes], tail: bytes, gap: float) -> None:
         transport = self._transport
         assert transport is not None
         transport.write(head + events[0])
         for event in events[1:]:
-            await asyncio.sleep(self._gap)
+            await asyncio.sleep(gap)
             if transport.is_closing():
                 return
             transport.write(event)

@@ -132,8 +132,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     await asyncio.gather(*(worker(args.host, args.port, payloads, args.stream_every, budget, deadline, tally)
                            for _ in range(args.concurrency)))
     elapsed = time.perf_counter() - t0
-    return {"warmup": warm.started, "completed": len(tally.latencies), "errors": tally.errors, "last_error": tally.last_error,
-            "seconds": elapsed, "rps": len(tally.latencies) / elapsed if elapsed else 0.0,
+    return {"warmup": warm.started, "completed": len(tally.latencies), "errors": tally.errors,
+            "last_error": tally.last_error, "seconds": elapsed, "rps": len(tally.latencies) / elapsed if elapsed else 0.0,
             "latency_ms": percentiles(tally.latencies), "ttft_ms": percentiles(tally.ttfts)}
 
 

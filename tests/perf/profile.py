@@ -3,6 +3,7 @@ functions with the most samples (own and inclusive) are printed.
 
     .venv/bin/python tests/perf/profile.py                 # JSON, 16 connections
     .venv/bin/python tests/perf/profile.py --stream-every 1 # streams only
+    .venv/bin/python tests/perf/profile.py --routed         # every request routed by the embedded router
 
 Writes tests/perf/out/profile.folded (collapsed stacks: feed it to a flame graph tool) and
 tests/perf/out/profile.svg.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import load  # noqa: E402
+from bench import load, routing_preferences  # noqa: E402
 from targets import OUT, PERF_VENV, Fleet  # noqa: E402
 
 
@@ -47,12 +48,14 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--stream-every", type=int, default=0)
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--routed", action="store_true", help="with the user's routing preferences (embedded router)")
     args = p.parse_args()
     spy = PERF_VENV / "bin/py-spy"
     fleet = Fleet()
     try:
         upstream = fleet.upstream(chunks=20)
-        gw = fleet.gateway(upstream.port, log_name="gateway-profile.log")
+        extra = {"routing_preferences": routing_preferences()} if args.routed else None
+        gw = fleet.gateway(upstream.port, log_name="gateway-profile.log", extra=extra)
         load(gw, concurrency=args.concurrency, requests=500, stream=False, stream_every=args.stream_every)
         folded, svg = OUT / "profile.folded", OUT / "profile.svg"
         recorders = [subprocess.Popen([str(spy), "record", "--pid", str(gw.proc.pid), "--duration",

@@ -15,7 +15,7 @@ from typing import Any
 from targets import PERF_VENV, REPO
 
 DOCS = REPO / "docs/perf"
-GATEWAY, LITELLM, DIRECT = "plano-daemon", "litellm", "direct"
+GATEWAY, ROUTED, LITELLM, DIRECT = "plano-daemon", "plano-daemon+router", "litellm", "direct"
 _MARK = re.compile(r"(<!-- bench:begin -->\n).*?(<!-- bench:end -->)", re.S)
 
 
@@ -39,7 +39,7 @@ def _pair(v: tuple[float, float] | None, digits: int = 2) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    names = [n for n in (DIRECT, GATEWAY, LITELLM) if n in results["runs"]]
+    names = [n for n in (DIRECT, GATEWAY, ROUTED, LITELLM) if n in results["runs"]]
     info, routing = results["targets"], results.get("routing")
     rows: list[tuple[str, list[str]]] = []
     for c in (1, 16, 64):
@@ -55,11 +55,15 @@ def table(results: dict[str, Any]) -> str:
                       for n in names]))
     rows.append(("CPU per request at c=64 (µs, target process)",
                  ["—" if n == DIRECT else f"{info[n]['cpu_us_per_request']:.0f}" for n in names]))
+    rows.append(("CPU per relayed chunk, 100-chunk streams paced 1 ms, c=16 (µs)",
+                 ["—" if n == DIRECT else f"{info[n].get('cpu_us_per_chunk', 0):.1f}" for n in names]))
     rows.append(("peak RSS (MB)", ["—" if n == DIRECT else f"{info[n]['peak_rss_mb']:.1f}" for n in names]))
     rows.append(("start → ready (s)", ["—" if n == DIRECT else f"{info[n]['ready_s']:.2f}" for n in names]))
-    route = "n/a" if routing is None else f"{routing['p50_us']:.0f} / {routing['p99_us']:.0f}"
-    rows.append(("routing decision, embedded router: p50 / p99 (µs)",
-                 ["—" if n == DIRECT else (route if n == GATEWAY else "n/a") for n in names]))
+    route = "n/a" if routing is None else f"{routing['p50_us']:.0f} / {routing['p99_us']:.0f} µs in process"
+    plain, routed = added(results, GATEWAY, "json-c1"), added(results, ROUTED, "json-c1")
+    through = "n/a" if plain is None or routed is None else f"+{routed[0] - plain[0]:.2f} ms at c=1 (p50)"
+    rows.append(("routing decision, embedded router: p50 / p99",
+                 [{GATEWAY: route, ROUTED: through}.get(n, "—" if n == DIRECT else "n/a") for n in names]))
     head = "| | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names) + "\n"
     return head + "".join(f"| {label} | " + " | ".join(cells) + " |\n" for label, cells in rows)
 
@@ -113,7 +117,7 @@ def write_outputs(results: dict[str, Any]) -> None:
         results = {**json.loads(previous.read_text()), "soak": results.get("soak", [])}
     previous.write_text(json.dumps(results, indent=1) + "\n")
     m = results["machine"]
-    body = (f"Measured {m['date']} on {m['cpus']} CPUs, Python {m['python']}, {m['loop']}, "
+    body = (f"Measured {m['date']} on {m['cpus']} CPUs; plano-daemon on Python {m['python']} with {m['loop']}, "
             f"LiteLLM {m.get('litellm', 'n/a')}; "
             f"load average at start {m['load_avg'][0]:.2f}.\n\n" + table(results) + "\n"
             + soak_summary(results.get("soak") or []) + "\n" + targets_check(results))

@@ -116,10 +116,12 @@ class Target:
 
 
 class Fleet:
-    """Owns every process it started; `close` stops them in reverse order."""
+    """Owns every process it started; `close` stops them in reverse order. The gateway runs on
+    `gateway_python` (the project's .venv unless told otherwise)."""
 
-    def __init__(self) -> None:
+    def __init__(self, gateway_python: Path = REPO / ".venv/bin/python") -> None:
         self.targets: list[Target] = []
+        self.gateway_python = gateway_python
         OUT.mkdir(exist_ok=True)
 
     def upstream(self, *, chunks: int, gap_ms: float = 0.0) -> Target:
@@ -158,7 +160,7 @@ class Fleet:
                "CACHE_DIRECTORY": str(state)}
         env.pop("JOURNAL_STREAM", None)
         started = time.perf_counter()
-        proc = subprocess.Popen([str(REPO / ".venv/bin/python"), "-m", "plano_daemon", "serve", "--config",
+        proc = subprocess.Popen([str(self.gateway_python), "-m", "plano_daemon", "serve", "--config",
                                  str(config), *args], cwd=root, env=env, stdout=subprocess.DEVNULL,
                                 stderr=open(OUT / log_name, "wb") if log else subprocess.DEVNULL)
         try:
