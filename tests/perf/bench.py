@@ -225,6 +225,10 @@ def main() -> int:
     p.add_argument("--gateway-python", type=Path, default=REPO / ".venv/bin/python",
                    help="interpreter that runs plano-daemon (a virtualenv with its dependencies)")
     args = p.parse_args()
+    if not (PERF_VENV / "bin/litellm").exists() and not args.no_litellm:
+        print("creating tests/perf/.venv (LiteLLM proxy, matplotlib, py-spy) with tests/perf/setup.sh", flush=True)
+        if subprocess.run([str(Path(__file__).with_name("setup.sh"))], check=False).returncode != 0:
+            print("setup.sh failed: running without LiteLLM (and without the chart)", file=sys.stderr)
     results: dict[str, Any] = {}
     if not args.soak_only:
         fleet = Fleet(args.gateway_python)

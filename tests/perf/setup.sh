@@ -6,5 +6,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 python="${PYTHON:-python3}"
 [ -x "$here/.venv/bin/python" ] || "$python" -m venv "$here/.venv"
 "$here/.venv/bin/pip" install -q --upgrade pip
-"$here/.venv/bin/pip" install -q 'litellm[proxy]' matplotlib py-spy
+"$here/.venv/bin/pip" install -q 'litellm[proxy]==1.106.2' matplotlib py-spy  # pinned: the table names this version
 "$here/.venv/bin/python" -c 'import importlib.metadata as m; print("litellm", m.version("litellm"))'
