@@ -24,6 +24,7 @@ from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
 from plano_daemon.ledger import decision_record
 from plano_daemon.logs import access_line
 from plano_daemon.metrics import status_class
+from plano_daemon.policy.gate import RequestGate
 from plano_daemon.routing.decide import decide
 from plano_daemon.routing.engine import NONE as NOT_ROUTED, RoutingContext
 from plano_daemon.routing.routes import INLINE_KEYS
@@ -62,6 +63,7 @@ class Ctx:
     affinity_key: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    gate: RequestGate | None = None
 
     @property
     def request_id(self) -> str:
@@ -92,6 +94,7 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
               deadline=now + request.app[LISTENER_TIMEOUT])
     metrics = services.metrics
     metrics.in_flight.inc()
+    started = time.perf_counter()  # loop.time() under uvloop counts whole milliseconds
     status = 500
     try:
         response = await _serve(request, rt, services, ctx)
@@ -99,14 +102,21 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
         return response
     except GatewayError as err:
         status = err.status
+        if isinstance(err, PolicyDenied):
+            metrics.policy_denials.labels(err.code).inc()
         return _error_response(api, err, ctx)
     finally:
         metrics.in_flight.dec()
-        elapsed = loop.time() - ctx.started
-        metrics.requests.labels(api, request.method, status_class(status)).inc()
-        metrics.request_duration.labels(api).observe(elapsed)
-        _log(ctx, status, elapsed)
-        _record_decision(services, ctx, status, elapsed)
+        # aiohttp writes a returned response in this same task step, so a callback scheduled now runs
+        # once it is on the wire: the client never waits for its own log line, metrics and ledger record.
+        loop.call_soon(_account, services, ctx, request.method, status, time.perf_counter() - started)
+
+
+def _account(services: Services, ctx: Ctx, method: str, status: int, elapsed: float) -> None:
+    services.metrics.requests.labels(ctx.api, method, status_class(status)).inc()
+    services.metrics.request_duration.labels(ctx.api).observe(elapsed)
+    _log(ctx, status, elapsed)
+    _record_decision(services, ctx, status, elapsed)
 
 
 async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx) -> web.StreamResponse:
@@ -166,17 +176,23 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     routed = await rt.routing.route(body, request.headers,
                                     RoutingContext(services.pool, services.pins, services.metrics))
     ctx.ranked, ctx.affinity_key = routed.models, routed.session_id
+    usage = services.metrics.budget_usage
+    gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
+                                  headers=request.headers,
+                                  on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
     name = requested
     if routed.router != NOT_ROUTED:  # SPEC §4.3: routed model, else requested, else the default provider
         default = rt.catalog.default
-        name = decide(routed.models, requested=requested, exists=lambda m: rt.catalog.resolve(m) is not None,
+        name = decide(gate.narrow(routed.models, rt.catalog.resolve), requested=requested,
+                      exists=lambda m: rt.catalog.resolve(m) is not None,
                       default=default.model if default else None).model or requested
     channel = rt.catalog.resolve(name)
     if channel is None:
         raise ModelNotFound(f"model {requested!r} is not configured (no alias, provider or route serves it)",
                             extra={"param": "model"})
+    gate.admit(channel)
     return Choice(channel=channel, requested=requested, route=routed.route, router=routed.router,
-                  ranked=list(routed.models))
+                  ranked=list(routed.models), eligible=gate.allows)
 
 
 async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, choice: Choice,
@@ -186,15 +202,18 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
     metrics = services.metrics
     plan = Plan(choice.channel, policy=policy_for(choice.channel, rt.config.dubnium.default_retry_policy),
                 channels=rt.catalog.channels, resolve=rt.catalog.resolve, blocks=services.blocks,
-                health=services.health, clock=loop.time, rng=random.random, eligible=choice.eligible)
+                health=services.health, clock=loop.time, rng=random.random, eligible=choice.eligible,
+                permitted=ctx.gate.permitted if ctx.gate else None)
     channel = plan.start()
     if channel is None:
-        raise PolicyDenied("no eligible upstream may serve this request")
+        raise ctx.gate.deny_unserved() if ctx.gate else PolicyDenied("no eligible upstream may serve this request")
     for skipped in plan.fallbacks:
         metrics.failovers.labels(skipped["reason"]).inc()
     ctx.fallbacks = plan.fallbacks
     while True:
         ctx.channel = channel
+        if ctx.gate is not None:
+            ctx.gate.count_attempt(channel)  # retries and fallbacks count against budgets too
         attempt = await _attempt(request, rt, services, ctx, channel, raw, body, plan.retry_codes)
         step = plan.after(attempt.outcome)
         ctx.attempts[-1].update(reason=plan.attempts[-1].reason, delay_ms=plan.attempts[-1].delay_ms)
@@ -472,6 +491,8 @@ def _count_tokens(services: Services, channel: Channel, ctx: Ctx) -> None:
         services.metrics.tokens.labels(channel.model, "input").inc(ctx.input_tokens)
     if ctx.output_tokens:
         services.metrics.tokens.labels(channel.model, "output").inc(ctx.output_tokens)
+    if ctx.gate is not None:
+        ctx.gate.count_tokens(channel, ctx.input_tokens + ctx.output_tokens)
 
 
 def _trace_headers(ctx: Ctx) -> dict[str, str]:
@@ -493,7 +514,8 @@ def _record_decision(services: Services, ctx: Ctx, status: int, elapsed: float) 
         requested_model=ctx.requested, selected=selected, candidates=ctx.ranked or ([selected] if selected else []),
         ranked=ctx.ranked, router=ctx.router, affinity_key=ctx.affinity_key, attempts=ctx.attempts,
         fallbacks=ctx.fallbacks, input_tokens=ctx.input_tokens, output_tokens=ctx.output_tokens,
-        latency_ms=round(elapsed * 1000, 2)))
+        latency_ms=round(elapsed * 1000, 2), outcome="denied" if ctx.gate and ctx.gate.denied else "selected",
+        **(ctx.gate.ledger_fields() if ctx.gate else {})))
     services.ledger.start()
 
 
