@@ -8,6 +8,7 @@ and not the benchmark. Every process is stopped by `Fleet.close`, also when the 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -123,6 +124,7 @@ class Fleet:
         self.targets: list[Target] = []
         self.gateway_python = gateway_python
         OUT.mkdir(exist_ok=True)
+        shutil.rmtree(OUT / "state", ignore_errors=True)  # earlier runs' route ledgers (up to 300 MB each)
 
     def upstream(self, *, chunks: int, gap_ms: float = 0.0) -> Target:
         proc = subprocess.Popen(
