@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anthropic
 import openai
@@ -44,6 +45,7 @@ class RunningGateway:
         return f"{self.url}/v1"
 
 
+SDKClient = TypeVar("SDKClient", openai.AsyncOpenAI, anthropic.AsyncAnthropic)
 FakeFactory = Callable[..., Awaitable[FakeUpstream]]
 GatewayFactory = Callable[..., Awaitable[RunningGateway]]
 
@@ -84,9 +86,8 @@ async def gateway() -> AsyncIterator[GatewayFactory]:
     async def make(cfg: dict[str, Any] | str, *, env: dict[str, str] | None = None,
                    notifier: Notifier | None = None) -> RunningGateway:
         text = cfg if isinstance(cfg, str) else yaml.safe_dump(cfg, sort_keys=False)
-        holder = {"text": text}
         server = Server(gateway=build_gateway(load_text(text, env)),
-                        loader=lambda: load_text(holder["text"], env), notifier=notifier or Notifier({}))
+                        loader=lambda: load_text(text, env), notifier=notifier or Notifier({}))
         await server.start()
         started.append(server)
         _, port = server.addresses[0]
@@ -97,29 +98,32 @@ async def gateway() -> AsyncIterator[GatewayFactory]:
         await server.stop()
 
 
-@pytest.fixture
-async def openai_client() -> AsyncIterator[Callable[[RunningGateway], openai.AsyncOpenAI]]:
-    clients: list[openai.AsyncOpenAI] = []
+@contextlib.asynccontextmanager
+async def _closing(build: Callable[..., SDKClient]) -> AsyncIterator[Callable[..., SDKClient]]:
+    """A factory of SDK clients that closes every client it made, in reverse."""
+    clients: list[SDKClient] = []
 
-    def make(gw: RunningGateway, **kw: Any) -> openai.AsyncOpenAI:
-        client = openai.AsyncOpenAI(base_url=gw.base_url, api_key=CLIENT_KEY, max_retries=0, **kw)
+    def make(gw: RunningGateway, **kw: Any) -> SDKClient:
+        client = build(gw, **kw)
         clients.append(client)
         return client
 
-    yield make
-    for client in reversed(clients):
-        await client.close()
+    try:
+        yield make
+    finally:
+        for client in reversed(clients):
+            await client.close()
 
 
 @pytest.fixture
-async def anthropic_client() -> AsyncIterator[Callable[[RunningGateway], anthropic.AsyncAnthropic]]:
-    clients: list[anthropic.AsyncAnthropic] = []
+async def openai_client() -> AsyncIterator[Callable[..., openai.AsyncOpenAI]]:
+    async with _closing(lambda gw, **kw: openai.AsyncOpenAI(
+            base_url=gw.base_url, api_key=CLIENT_KEY, max_retries=0, **kw)) as make:
+        yield make
 
-    def make(gw: RunningGateway, **kw: Any) -> anthropic.AsyncAnthropic:
-        client = anthropic.AsyncAnthropic(base_url=gw.url, api_key=CLIENT_KEY, max_retries=0, **kw)
-        clients.append(client)
-        return client
 
-    yield make
-    for client in reversed(clients):
-        await client.close()
+@pytest.fixture
+async def anthropic_client() -> AsyncIterator[Callable[..., anthropic.AsyncAnthropic]]:
+    async with _closing(lambda gw, **kw: anthropic.AsyncAnthropic(
+            base_url=gw.url, api_key=CLIENT_KEY, max_retries=0, **kw)) as make:
+        yield make
