@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine
 from importlib import resources
@@ -45,6 +46,24 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        code = _run(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _reader_went_away()
+    return code
+
+
+def _reader_went_away() -> int:
+    """`plano-daemon route ... | head`: the reader closing the pipe early is not a failure. Point stdout at
+    /dev/null so the interpreter's own flush at exit cannot raise (and print a traceback) a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return _validate(args.config, args.env_file)
     if args.command == "serve":

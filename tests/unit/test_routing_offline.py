@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from plano_daemon.cli import main
 from tests.conftest import FIXTURES
@@ -38,3 +41,16 @@ def test_a_bad_config_exits_2(capsys, tmp_path):
     assert code == 2 and "invalid config" in err
     code, _, err = run(capsys, "--config", str(tmp_path / "missing.yaml"), "hi")
     assert code == 2 and "cannot read" in err
+
+
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback():
+    """`plano-daemon route ... | head`: the write fails with EPIPE; the command exits 0, silently."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written: every write is EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "plano_daemon", "route", "--config",
+                               str(FIXTURES / "seed-routing-service.yaml"), "binary search in Python"],
+                              stdout=write_end, stderr=subprocess.PIPE, check=False)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (0, b"")
