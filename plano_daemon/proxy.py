@@ -269,7 +269,7 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
         payload = with_model(raw, body, channel.model_id)
     else:
         payload = json.dumps(translation.request(body, channel.model_id)).encode()
-    headers = upstream_headers(channel, request.headers, ctx, same_api=translation is None)
+    headers = upstream_headers(channel, request.headers, ctx.trace, same_api=translation is None)
     loop = asyncio.get_running_loop()
     sent = loop.time()
     first_byte_by = min(sent + rt.timeouts.first_byte, ctx.deadline)
@@ -315,7 +315,7 @@ async def _first_chunk(resp: aiohttp.ClientResponse, by: float) -> bytes | Trans
     return chunk or TransportFailure("reset", "the stream ended before its first chunk")
 
 
-def upstream_headers(channel: Channel, client: Any, ctx: Ctx, *, same_api: bool) -> dict[str, str]:
+def upstream_headers(channel: Channel, client: Any, trace: Trace, *, same_api: bool) -> dict[str, str]:
     """Auth from config (the client's key is ignored unless passthrough_auth), provider headers, trace."""
     headers = {"Content-Type": _JSON}
     if channel.passthrough_auth:
@@ -331,7 +331,7 @@ def upstream_headers(channel: Channel, client: Any, ctx: Ctx, *, same_api: bool)
             value = client.get(name)
             if value:
                 headers[name] = value
-    headers["traceparent"] = ctx.trace.outgoing()
+    headers["traceparent"] = trace.outgoing()
     return headers
 
 

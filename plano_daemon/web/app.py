@@ -7,6 +7,7 @@ from aiohttp import web
 from plano_daemon.runtime import Gateway
 from plano_daemon.web import ops
 from plano_daemon.web.chat_completions import chat_completions
+from plano_daemon.web.count_tokens import count_tokens
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
 from plano_daemon.web.messages import messages
 from plano_daemon.web.responses import responses
@@ -20,6 +21,7 @@ def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool =
     app[LISTENER_TIMEOUT] = listener_timeout
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_post("/v1/responses", responses)
     app.router.add_post("/routing/v1/chat/completions", routing_chat_completions)
     app.router.add_post("/routing/v1/messages", routing_messages)

@@ -1,0 +1,84 @@
+"""POST /v1/messages/count_tokens (Anthropic): Claude Code asks it to budget its context window.
+
+An Anthropic-interface channel answers exactly (the request is forwarded); any other channel gets an
+estimate of about four bytes a token, the same rule the router uses, since an OpenAI-style upstream
+has no counting endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from aiohttp import web
+
+from plano_daemon.catalog import MESSAGES, Channel
+from plano_daemon.config.known_providers import ANTHROPIC
+from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound
+from plano_daemon.proxy import upstream_headers
+from plano_daemon.runtime import Gateway
+from plano_daemon.upstream import TransportFailure, read_all
+from plano_daemon.web.keys import GATEWAY
+from plano_daemon.wire.errors import error_bytes
+from plano_daemon.wire.model_field import with_model
+from plano_daemon.wire.trace import Trace, trace_from_headers
+
+_COUNTED_FIELDS = ("system", "messages", "tools")
+
+
+def estimate_tokens(body: dict[str, Any]) -> int:
+    """About four bytes of JSON per token over what the model reads; never zero for a non-empty request."""
+    size = sum(len(json.dumps(body[k], ensure_ascii=False).encode()) for k in _COUNTED_FIELDS if k in body)
+    return max(1, (size + 3) // 4)
+
+
+async def count_tokens(request: web.Request) -> web.Response:
+    gateway = request.app[GATEWAY]
+    catalog = gateway.runtime.catalog
+    trace = trace_from_headers(request.headers)
+    try:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise BadRequest("request body is not valid JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            raise BadRequest("`messages` must be an array", extra={"param": "messages"})
+        model = body.get("model")
+        channel = catalog.resolve(model) if isinstance(model, str) else catalog.default
+        if channel is None:
+            channel = catalog.default
+        if channel is None:
+            raise ModelNotFound(f"model {model!r} is not configured", extra={"param": "model"})
+        if channel.interface == ANTHROPIC:
+            exact = await _forward(gateway, channel, request, raw, body, trace)
+            if exact is not None:
+                return exact
+        return web.json_response({"input_tokens": estimate_tokens(body)},
+                                 headers={"X-Request-Id": trace.trace_id})
+    except GatewayError as err:
+        return web.Response(status=err.status, body=error_bytes(MESSAGES, err), content_type="application/json")
+
+
+async def _forward(gateway: Gateway, channel: Channel, request: web.Request, raw: bytes, body: dict[str, Any],
+                   trace: Trace) -> web.Response | None:
+    """The upstream's own count, or None (then we estimate) when it cannot be reached in time."""
+    headers = upstream_headers(channel, request.headers, trace, same_api=True)
+    timeouts = gateway.runtime.timeouts
+    result = await gateway.services.pool.send(
+        channel.origin, channel.url(MESSAGES) + "/count_tokens", headers, with_model(raw, body, channel.model_id),
+        headers_timeout=timeouts.first_byte)
+    if isinstance(result, TransportFailure):
+        return None
+    try:
+        async with asyncio.timeout(timeouts.first_byte):
+            data = await read_all(result)
+    except TimeoutError:
+        result.close()
+        return None
+    result.release()
+    if isinstance(data, TransportFailure):
+        return None
+    return web.Response(status=result.status, body=data, content_type="application/json",
+                        headers={"X-Request-Id": trace.trace_id})
