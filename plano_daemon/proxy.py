@@ -271,14 +271,15 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
         payload = json.dumps(translation.request(body, channel.model_id)).encode()
     headers = upstream_headers(channel, request.headers, ctx.trace, same_api=translation is None)
     loop = asyncio.get_running_loop()
-    sent = loop.time()
-    first_byte_by = min(sent + rt.timeouts.first_byte, ctx.deadline)
+    now = loop.time()
+    sent = time.perf_counter()  # durations: loop.time() under uvloop counts whole milliseconds
+    first_byte_by = min(now + rt.timeouts.first_byte, ctx.deadline)
     result = await services.pool.send(channel.origin, channel.url(upstream_api), headers, payload,
-                                      headers_timeout=max(first_byte_by - sent, 0.001))
+                                      headers_timeout=max(first_byte_by - now, 0.001))
     if isinstance(result, TransportFailure):
-        _record_attempt(services, ctx, channel, None, result.kind, loop.time() - sent)
+        _record_attempt(services, ctx, channel, None, result.kind, time.perf_counter() - sent)
         return _Attempt(channel, translation, sent, classify(failure=result))
-    _record_attempt(services, ctx, channel, result.status, None, loop.time() - sent)
+    _record_attempt(services, ctx, channel, result.status, None, time.perf_counter() - sent)
     if result.status >= 400:
         data = await _read_error_body(result, ctx.deadline)
         outcome = classify(status=result.status, headers=result.headers, body=data, retry_codes=retry_codes,
@@ -425,7 +426,7 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
                     break
                 if first:
                     first = False
-                    services.metrics.ttft.labels(channel.prefix).observe(loop.time() - sent)
+                    services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - sent)
                 sniffer.feed(chunk)
                 if converter is not None:
                     chunk = converter.feed(chunk)
