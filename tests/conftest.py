@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,15 @@ from tests.fakes.upstream import FakeUpstream
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLIENT_KEY = "sk-client-key-that-must-never-reach-upstream"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a daemon subprocess: ours (PATH, and PYTHONPATH under Nix's check phase) without
+    anything that would change its behaviour (systemd's variables, the user's policy profile, secrets)."""
+    dropped = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "STATE_DIRECTORY",
+               "CACHE_DIRECTORY", "MODEL_ROUTER_CONFIG_HOME", "MODEL_ROUTER_PROFILE", "JOURNAL_STREAM")
+    env = {k: v for k, v in os.environ.items() if k not in dropped and not k.endswith("_API_KEY")}
+    return {**env, **extra}
 
 
 def provider(model: str, upstream: FakeUpstream, **extra: Any) -> dict[str, Any]:

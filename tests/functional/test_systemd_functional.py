@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import socket
@@ -17,7 +16,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.conftest import config, provider
+from tests.conftest import child_env, config, provider
 from tests.fakes.upstream import chat_completion
 
 
@@ -60,8 +59,7 @@ async def daemon(tmp_path: Path, fake_upstream) -> AsyncIterator:
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(str(sock_path))
         notify.setblocking(False)
-        env = {"PATH": os.environ.get("PATH", ""), "NOTIFY_SOCKET": str(sock_path),
-               "STATE_DIRECTORY": str(tmp_path / "state")}
+        env = child_env(NOTIFY_SOCKET=str(sock_path), STATE_DIRECTORY=str(tmp_path / "state"))
         if watchdog_usec:
             env["WATCHDOG_USEC"] = str(watchdog_usec)
         proc = await asyncio.create_subprocess_exec(

@@ -14,7 +14,7 @@ from plano_daemon.config.envsubst import parse_env_file
 from plano_daemon.config.load import load_config
 from plano_daemon.config.schema import parse_duration
 from plano_daemon.errors import ConfigError
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, child_env
 
 ENV = {name: f"secret-value-of-{name.lower()}" for name in (
     "OPENROUTER_API_KEY", "NOUS_API_KEY", "OPENCODE_API_KEY", "NVIDIA_API_KEY", "KIMI_API_KEY",
@@ -130,7 +130,7 @@ def _validate(tmp_path: Path, text: str, env_text: str = "") -> subprocess.Compl
     env_file.write_text(env_text)
     return subprocess.run([sys.executable, "-m", "plano_daemon", "validate", "--config", str(cfg),
                            "--env-file", str(env_file)], capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin"})
+                          env=child_env())
 
 
 def test_validate_cli_prints_problems_exits_2_and_never_a_secret(tmp_path: Path) -> None:
