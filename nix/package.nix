@@ -30,6 +30,8 @@ python3Packages.buildPythonApplication {
     pydantic
     sdnotify
     prometheus-client
+    # Not required (the daemon falls back to asyncio's loop), but the measured latency assumes it.
+    uvloop
   ];
 
   # journald log handler; the daemon logs to stderr (also journald under systemd) without it.
