@@ -173,8 +173,8 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
                  body: dict[str, Any]) -> Choice:
     """Routing decision, then model resolution, then policy (which may only narrow)."""
     requested = body["model"]
-    routed = await rt.routing.route(body, request.headers,
-                                    RoutingContext(services.pool, services.pins, services.metrics))
+    routed = await rt.routing.route(body, request.headers, RoutingContext(services.pool, services.pins,
+                                                                          services.metrics, services.latency))
     ctx.ranked, ctx.affinity_key = routed.models, routed.session_id
     usage = services.metrics.budget_usage
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
@@ -349,6 +349,8 @@ def _record_attempt(services: Services, ctx: Ctx, channel: Channel, status: int 
     services.metrics.upstream_requests.labels(
         channel.prefix, channel.model, status_class(status) if status else "none", error or "none").inc()
     services.metrics.upstream_duration.labels(channel.prefix).observe(elapsed)
+    if status is not None and status < 400:
+        services.latency.observe(channel.model, elapsed)  # time to the response headers: `prefer: fastest`
 
 
 def _relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, ctx: Ctx,

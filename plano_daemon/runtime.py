@@ -13,13 +13,13 @@ from pathlib import Path
 from plano_daemon.catalog import Catalog
 from plano_daemon.config.load import LoadedConfig
 from plano_daemon.config.schema import Config
-from plano_daemon.failover import Blocks, Health
+from plano_daemon.failover import Blocks, Health, Latency
 from plano_daemon.ledger import LedgerWriter
 from plano_daemon.metrics import Metrics
 from plano_daemon.policy.budgets import FILE_NAME as BUDGETS_FILE
 from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy
-from plano_daemon.routing.affinity import SessionPins
+from plano_daemon.routing.affinity import SessionPins, key_headers
 from plano_daemon.routing.engine import RoutingEngine
 from plano_daemon.upstream import UpstreamPool
 
@@ -49,14 +49,18 @@ class Runtime:
 def build_runtime(loaded: LoadedConfig, services: Services) -> Runtime:
     cfg = loaded.config
     catalog = Catalog(cfg)
+    profile = loaded.profile
+    policy = Policy(profile, catalog) if profile is not None else None
+    keys = (key_headers(profile.affinity.key_sources, enabled=profile.affinity.enabled) if profile is not None
+            else key_headers(None))
     return Runtime(
         loaded=loaded,
         catalog=catalog,
         timeouts=Timeouts(connect=cfg.overrides.upstream_connect_timeout,
                           first_byte=cfg.dubnium.timeouts.first_byte,
                           stream_idle=cfg.dubnium.timeouts.stream_idle),
-        routing=RoutingEngine(cfg, catalog),
-        policy=Policy(loaded.profile, catalog) if loaded.profile is not None else None,
+        routing=RoutingEngine(cfg, catalog, key_headers=keys, cost=policy.cost_rank if policy is not None else None),
+        policy=policy,
         budgets=Budgets(cfg.dubnium.budgets, catalog),
     )
 
@@ -85,6 +89,8 @@ class Services:
     #: Failover state shared by all requests (Retry-After blocks, passive health), kept across reloads.
     blocks: Blocks = field(default_factory=Blocks)
     health: Health = field(default_factory=Health)
+    #: Observed upstream latency per channel (`prefer: fastest`), fed by every successful attempt.
+    latency: Latency = field(default_factory=Latency)
     #: Session pins (routing) and the route-decision ledger, kept across reloads.
     pins: SessionPins = field(default_factory=lambda: SessionPins(ttl=600, max_entries=10000))
     ledger: LedgerWriter | None = None

@@ -2,7 +2,8 @@
 
 from plano_daemon.failover.blocks import Blocks
 from plano_daemon.failover.health import Health
+from plano_daemon.failover.latency import Latency
 from plano_daemon.failover.outcome import Outcome, classify
 from plano_daemon.failover.plan import Attempt, Next, Plan, Stop, policy_for
 
-__all__ = ["Attempt", "Blocks", "Health", "Next", "Outcome", "Plan", "Stop", "classify", "policy_for"]
+__all__ = ["Attempt", "Blocks", "Health", "Latency", "Next", "Outcome", "Plan", "Stop", "classify", "policy_for"]

@@ -27,6 +27,8 @@ PRIVACY_HEADER = "X-Privacy-Class"
 DATA_HEADER = "X-Data-Class"
 TASK_HEADER = "X-Task"
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+#: Cost classes from cheapest up, for `selection_policy: {prefer: cheapest}`; any other class is unknown.
+COST_ORDER = ("free", "low", "metered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,11 @@ class Policy:
         if info is not None:
             return info
         return SourceInfo(channel.model, "local" if channel.is_local else "public_cloud", None)
+
+    def cost_rank(self, channel: Channel) -> int | None:
+        """Position of the channel's `cost_class` in COST_ORDER; None when unknown (it sorts last)."""
+        cost = self.source(channel).cost_class
+        return COST_ORDER.index(cost) if cost in COST_ORDER else None
 
     def classify(self, headers: Mapping[str, str]) -> RequestClass:
         """Privacy class, data classes and task from the request headers, failing closed."""

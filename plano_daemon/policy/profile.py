@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from plano_daemon.errors import ConfigError
+from plano_daemon.routing.affinity import KEY_SOURCE_HEADERS
 
 Boundary = Literal["local", "trusted_cloud", "public_cloud"]
 #: From most to least private: `exposure(b)` orders boundaries by how far data travels.
@@ -93,6 +94,15 @@ class Fallback(_Strict):
 class Affinity(_Strict):
     enabled: bool = True
     key_sources: list[str] = []
+
+    @model_validator(mode="after")
+    def _known_sources(self) -> Affinity:
+        """An unknown key source would silently never match: say so at load time."""
+        for i, name in enumerate(self.key_sources):
+            if name not in KEY_SOURCE_HEADERS:
+                raise ValueError(f"key_sources[{i}]: unknown key source {name!r}; "
+                                 f"known: {', '.join(KEY_SOURCE_HEADERS)}")
+        return self
 
 
 class LedgerRef(_Strict):

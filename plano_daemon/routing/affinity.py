@@ -29,6 +29,17 @@ class Pin:
     created: float
 
 
+def key_headers(sources: Sequence[str] | None, *, enabled: bool = True) -> tuple[str, ...]:
+    """The headers to read a pinning key from, in order: the profile's `affinity.key_sources` when it names
+    any (an agent loop's execution id should outrank a looser session id), else the default order;
+    none when the profile disables affinity (nothing is pinned)."""
+    if not enabled:
+        return ()
+    if not sources:
+        return DEFAULT_KEY_HEADERS
+    return tuple(KEY_SOURCE_HEADERS[name] for name in sources)
+
+
 def affinity_key(headers: Mapping[str, str], sources: Sequence[str] = DEFAULT_KEY_HEADERS) -> str | None:
     """The session key of a request, or None (no pinning)."""
     for name in sources:

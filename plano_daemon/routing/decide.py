@@ -27,9 +27,9 @@ def rank(route: Route, *, cost: Estimate | None = None, latency: Estimate | None
     estimate = cost if route.prefer == "cheapest" else latency if route.prefer == "fastest" else None
     if estimate is None:
         return route.models
-    known = [(e, i, m) for i, m in enumerate(route.models) if (e := estimate(m)) is not None]
-    unknown = [m for m in route.models if estimate(m) is None]
-    return tuple(m for _, _, m in sorted(known)) + tuple(unknown)
+    estimates = [(estimate(m), i, m) for i, m in enumerate(route.models)]
+    known = sorted((e, i, m) for e, i, m in estimates if e is not None)
+    return tuple(m for _, _, m in known) + tuple(m for e, _, m in estimates if e is None)
 
 
 def decide(ranked: Sequence[str], *, requested: str, exists: Callable[[str], bool],

@@ -8,16 +8,17 @@ router decides, and the result says which backend did (for the ledger and metric
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.schema import Config
+from plano_daemon.failover.latency import Latency
 from plano_daemon.logs import LOG
 from plano_daemon.metrics import Metrics
-from plano_daemon.routing.affinity import SessionPins, affinity_key
+from plano_daemon.routing.affinity import DEFAULT_KEY_HEADERS, SessionPins, affinity_key
 from plano_daemon.routing.conversation import extract_conversation
 from plano_daemon.routing.decide import rank
 from plano_daemon.routing.embedded import router_for
@@ -27,6 +28,8 @@ from plano_daemon.routing.routes import Route, pop_inline_routes, routes_from_co
 from plano_daemon.upstream import UpstreamPool
 
 LLM, EMBEDDED, PINNED, NONE = "llm", "embedded", "pinned", "none"
+#: A channel's place in the cost order (lower is cheaper), None when unknown.
+CostRank = Callable[[Channel], float | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +57,28 @@ class RoutingContext:
     pool: UpstreamPool
     pins: SessionPins
     metrics: Metrics
+    latency: Latency | None = None  # observed upstream latency, for `prefer: fastest`
 
 
 class RoutingEngine:
     """What one config says about routing, prepared once per config load."""
 
-    __slots__ = ("routes", "llm_channel", "template", "context_tokens", "timeout")
+    __slots__ = ("routes", "llm_channel", "template", "context_tokens", "timeout", "key_headers", "cost",
+                 "_resolve")
 
-    def __init__(self, config: Config, catalog: Catalog) -> None:
+    def __init__(self, config: Config, catalog: Catalog, *, key_headers: tuple[str, ...] = DEFAULT_KEY_HEADERS,
+                 cost: CostRank | None = None) -> None:
+        """`key_headers`: where a pinning key is read from (empty: no pinning); `cost`: the policy
+        profile's cost order for `prefer: cheapest` (None without a profile: the configured order)."""
         self.routes: tuple[Route, ...] = routes_from_config(config.routing_preferences)
         name = config.overrides.llm_routing_model
         self.llm_channel: Channel | None = catalog.resolve(name) if name else None
         self.template = load_template(config.routing.router_prompt_file)
         self.context_tokens = config.overrides.orchestrator_model_context_length
         self.timeout = config.routing.router_timeout
+        self.key_headers = key_headers
+        self.cost = cost
+        self._resolve = catalog.resolve
         if self.routes:
             router_for(self.routes)  # build the embedded router now, not on the first request
 
@@ -77,7 +88,7 @@ class RoutingEngine:
         routes = self.routes if inline is None else inline
         if not routes:
             return NOT_ROUTED
-        key = affinity_key(headers)
+        key = affinity_key(headers, self.key_headers) if self.key_headers else None
         if key is not None:
             pin = ctx.pins.get(key)
             ctx.metrics.session_cache.labels("hit" if pin else "miss").inc()
@@ -109,12 +120,24 @@ class RoutingEngine:
             name = router_for(routes).route(turns).route
         elapsed = time.perf_counter() - started
         chosen = next((r for r in routes if r.name == name), None)
-        models = rank(chosen) if chosen is not None else ()
+        models = self.rank(chosen, ctx.latency) if chosen is not None else ()
         ctx.metrics.router_duration.labels(backend).observe(elapsed)
         ctx.metrics.router_decisions.labels(name or "none", models[0] if models else "none", backend).inc()
         if key is not None and models:
             ctx.pins.put(key, model=models[0], route=name, models=models)
         return RoutingResult(name, models, backend, key, router_failure=failure, elapsed=elapsed)
+
+
+    def rank(self, route: Route, latency: Latency | None = None) -> tuple[str, ...]:
+        """The route's models in trial order: `prefer: cheapest` by cost rank, `prefer: fastest` by observed
+        latency; models without a number (unknown cost, never measured, not configured) keep their order
+        after those with one, and without numbers at all the configured order stands."""
+        cost = self.cost
+        if route.prefer == "cheapest" and cost is not None:
+            return rank(route, cost=lambda m: cost(ch) if (ch := self._resolve(m)) else None)
+        if route.prefer == "fastest" and latency is not None:
+            return rank(route, latency=lambda m: latency.estimate(ch.model) if (ch := self._resolve(m)) else None)
+        return route.models
 
 
 def load_template(path: str | None) -> str:
@@ -137,4 +160,4 @@ def route_offline(engine: RoutingEngine, body: dict[str, Any]) -> RoutingResult:
         return NOT_ROUTED
     name = router_for(routes).route(turns).route
     chosen = next((r for r in routes if r.name == name), None)
-    return RoutingResult(name, rank(chosen) if chosen else (), EMBEDDED)
+    return RoutingResult(name, engine.rank(chosen) if chosen else (), EMBEDDED)

@@ -45,7 +45,8 @@ async def _decide(request: web.Request, api: str) -> web.Response:
     try:
         body = _json_body(await request.read())
         result = await rt.routing.route(body, request.headers,
-                                        RoutingContext(services.pool, services.pins, services.metrics))
+                                        RoutingContext(services.pool, services.pins, services.metrics,
+                                                       services.latency))
         if services.ledger is not None:
             services.ledger.append(decision_record(
                 request_id=trace.trace_id, timestamp=time.time(), route=result.route,
