@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from plano_daemon.routing.conversation import Turn
 from plano_daemon.routing.routes import Route
-from plano_daemon.routing.vocabulary import content_words, features
+from plano_daemon.routing.vocabulary import analyse, features
 
 NAME_WEIGHT = 1.5
 DESCRIPTION_WEIGHT = 1.0
@@ -47,7 +47,7 @@ class Scored:
 class EmbeddedRouter:
     """Built once per route set (cheap per decision); `route` is pure and deterministic."""
 
-    __slots__ = ("_names", "_profiles", "_threshold")
+    __slots__ = ("_names", "_postings", "_threshold")
 
     def __init__(self, routes: Sequence[Route], *, threshold: float = DEFAULT_THRESHOLD) -> None:
         self._names = tuple(r.name for r in routes)
@@ -61,28 +61,50 @@ class EmbeddedRouter:
         idf = {f: math.log(1.0 + count / n) for f, n in df.items()}
         sizes = [sum(bag.values()) for bag in bags]
         mean = sum(sizes) / count if count else 1.0
-        self._profiles: tuple[dict[str, float], ...] = tuple(
-            {f: w * idf[f] / (0.6 + 0.4 * size / mean) for f, w in bag.items()}
-            for bag, size in zip(bags, sizes, strict=True))
+        # Inverted: feature → (route index, weight) for the routes that have it, so a decision looks
+        # each query feature up once instead of once per route.
+        postings: dict[str, list[tuple[int, float]]] = {}
+        for i, (bag, size) in enumerate(zip(bags, sizes, strict=True)):
+            for f, w in bag.items():
+                postings.setdefault(f, []).append((i, w * idf[f] / (0.6 + 0.4 * size / mean)))
+        self._postings = {f: tuple(p) for f, p in postings.items()}
 
     def route(self, turns: Sequence[Turn]) -> Scored:
-        query = _query(turns)
-        scores = tuple(
-            (name, sum(w * profile.get(f, 0.0) for f, w in query.items()))
-            for name, profile in zip(self._names, self._profiles, strict=True))
+        sums = [0.0] * len(self._names)
+        postings = self._postings
+        for f, w in _query(turns).items():
+            for i, weight in postings.get(f, ()):
+                sums[i] += w * weight
         best_name, best = None, 0.0
-        for name, score in scores:
+        for name, score in zip(self._names, sums, strict=True):
             if score > best:
                 best_name, best = name, score
         if best < self._threshold:
             best_name = None
-        return Scored(best_name, best, scores)
+        return Scored(best_name, best, tuple(zip(self._names, sums, strict=True)))
 
 
 @lru_cache(maxsize=64)
-def router_for(routes: tuple[Route, ...]) -> EmbeddedRouter:
-    """Routers for recently seen route sets: the configured one, and inline sets clients repeat."""
+def _router_for(routes: tuple[Route, ...]) -> EmbeddedRouter:
     return EmbeddedRouter(routes)
+
+
+_last: tuple[tuple[Route, ...], EmbeddedRouter] | None = None
+
+
+def router_for(routes: tuple[Route, ...]) -> EmbeddedRouter:
+    """Routers for recently seen route sets: the configured one, and inline sets clients repeat.
+
+    The configured set is the same tuple on every request, so it is recognised by identity before
+    the cache hashes every route's fields.
+    """
+    global _last
+    last = _last
+    if last is not None and last[0] is routes:
+        return last[1]
+    router = _router_for(routes)
+    _last = (routes, router)
+    return router
 
 
 def _route_bag(route: Route) -> dict[str, float]:
@@ -97,18 +119,47 @@ def _route_bag(route: Route) -> dict[str, float]:
 
 
 def _query(turns: Sequence[Turn]) -> dict[str, float]:
-    users = [t.content for t in turns if t.role == "user"]
+    """The latest user turn's features, plus those only earlier user turns have (weighed down).
+
+    Walks back from the end and stops after `CONTEXT_TURNS` earlier user turns: an agent's
+    conversation can hold hundreds of messages, and only the last few say what it wants now.
+    Read-only: without earlier turns it is the cached dict of `_latest_query`.
+    """
+    users: list[str] = []
+    for turn in reversed(turns):
+        if turn.role == "user":
+            users.append(turn.content)
+            if len(users) > CONTEXT_TURNS:
+                break
     if not users:
         return {}
-    latest = _clip(users[-1])
-    query = features(latest, lead=LEAD_WORDS, lead_weight=LEAD_WEIGHT)
-    if content_words(latest) <= SHORT_PROMPT_WORDS and not any(c in query for c in _TASK_CONCEPTS):
-        query["c:simple"] = 1.0
-    for earlier in users[-1 - CONTEXT_TURNS:-1]:
-        for f, w in features(earlier[:CONTEXT_CHARS]).items():
-            if f not in query:
-                query[f] = max(query.get(f, 0.0), w * CONTEXT_WEIGHT)
+    query = _latest_query(_clip(users[0]))
+    if len(users) == 1:
+        return query
+    query = dict(query)
+    for earlier in reversed(users[1:]):  # oldest first: the first turn to name a feature sets it
+        for f, w in _context_features(earlier[:CONTEXT_CHARS]).items():
+            query.setdefault(f, w * CONTEXT_WEIGHT)
     return query
+
+
+#: An agent loop re-sends the same last user message with every tool round trip (tool traffic is
+#: not part of the conversation the router sees), so the features of recent texts are kept; the
+#: texts are clipped, so the caches stay small. Callers must not modify the dicts.
+_TEXT_CACHE = 512
+
+
+@lru_cache(maxsize=_TEXT_CACHE)
+def _latest_query(text: str) -> dict[str, float]:
+    query, words = analyse(text, lead=LEAD_WORDS, lead_weight=LEAD_WEIGHT)
+    if words <= SHORT_PROMPT_WORDS and not any(c in query for c in _TASK_CONCEPTS):
+        query["c:simple"] = 1.0
+    return query
+
+
+@lru_cache(maxsize=_TEXT_CACHE)
+def _context_features(text: str) -> dict[str, float]:
+    return features(text)
 
 
 def _clip(text: str) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from functools import lru_cache
+from functools import lru_cache, reduce
+from itertools import chain
+from operator import itemgetter, or_
+from typing import NamedTuple
 
 #: concept → surface words and phrases (lowercase; single words are stemmed before lookup).
 CONCEPTS: dict[str, tuple[str, ...]] = {
@@ -169,77 +171,159 @@ STEM_SHARE = 0.5
 #: "exits with code 137", "returned status 500": a numeric code is a failure report, not code.
 _STATUS_CODE = re.compile(r"\b(?:code|status)\s+-?\d+\b", re.I)
 _URL = re.compile(r"https?://|www\.|[a-z0-9]\.(?:com|org|net|io|dev|gov|edu|co)\b")
-_CODE_SIGNS = re.compile(r"```|[{};]\s*$|\w\(\)|=>|->|::|\b(?:def|fn|func|const|import|return)\b|"
-                         r"\.(?:py|js|ts|rs|go|java|rb|sh|nix|c|cpp|h)\b", re.M)
+#: Signs of code inside one whitespace-free chunk; a line ending in `{`, `}` or `;` is `_LINE_END`.
+_CODE_SIGNS = re.compile(r"```|\w\(\)|=>|->|::|\b(?:def|fn|func|const|import|return)\b|"
+                         r"\.(?:py|js|ts|rs|go|java|rb|sh|nix|c|cpp|h)\b")
+#: Substrings at least one of which every `_CODE_SIGNS` match holds: most chunks skip the regex.
+_CODE_HINTS = ("```", "()", "=>", "->", "::", ".", "def", "fn", "func", "const", "import", "return")
+_CODE_WORDS = frozenset({"def", "fn", "func", "const", "import", "return"})
+_LINE_END = re.compile(r"[{};]\s*$", re.M)
+#: A chunk that may end a `_STATUS_CODE` match ("tatus": re.I also reads "ſtatus" as "status").
+_STATUS_ENDINGS = ("code", "tatus")
 #: `KeyError`, `NullPointerException`: a token naming an error type is a failure report.
 _ERROR_SUFFIXES = ("error", "exception")
+_URL_FLAG, _CODE_FLAG, _LINE_END_FLAG, _STATUS_FLAG, _ERROR_FLAG = 1, 2, 4, 8, 16
+#: Bounds of the per-chunk cache. Longer chunks (pasted blobs, minified code) rarely repeat and are
+#: analysed each time; when the cache is full it starts over, a prompt's chunks refill it at once.
+_CACHED_CHUNK_CHARS = 48
+_CACHED_CHUNKS = 16384
 
 
-def features(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> dict[str, float]:
+class Lexeme(NamedTuple):
+    """What `analyse` needs to know about one token, worked out once per distinct token."""
+
+    stem: str
+    pairs: tuple[tuple[str, float], ...]  # (feature, weight) one mention adds: its stem, its concepts
+    content: bool  # not a stopword: counts towards the lead words
+    phrases: tuple[tuple[tuple[str, ...], frozenset[str]], ...]  # phrases that start here
+
+
+class Chunk(NamedTuple):
+    lexemes: tuple[Lexeme, ...]
+    flags: int
+    words: int  # tokens that are not stopwords
+
+
+class Analysis(NamedTuple):
+    features: dict[str, float]
+    content_words: int  # non-stopword tokens: a prompt of a few words is a quick question or small talk
+
+
+@lru_cache(maxsize=16384)
+def _lexeme(token: str) -> Lexeme:
+    st = stem(token)
+    concepts = WORD_CONCEPTS.get(st, frozenset())
+    content = token not in STOPWORDS and st not in STOPWORDS
+    # A word with a concept speaks mostly through it; its own stem adds the precise match.
+    # "why", "how" are stopwords but still cue a concept.
+    own = ((st, STEM_SHARE if concepts else 1.0),) if content else ()
+    return Lexeme(st, own + tuple((c, 1.0) for c in sorted(concepts)), content, PHRASES_BY_FIRST.get(st, ()))
+
+
+def _analyse_chunk(chunk: str) -> Chunk:
+    """One whitespace-free chunk. No token, URL or in-line code sign spans whitespace, so a text's
+    chunks can be analysed (and cached) one by one; the two signs that do span it are only flagged
+    here, for `analyse` to confirm on the whole text. A plain word, perhaps ending a clause, is
+    most chunks and needs no regex."""
+    lowered = chunk.lower()
+    word = lowered[:-1] if lowered[-1] in ".,:;!?" else lowered
+    if word.isascii() and word.isalpha():
+        flags = _URL_FLAG if lowered.endswith("www.") else 0
+        if chunk[:len(word)] in _CODE_WORDS:
+            flags |= _CODE_FLAG
+        if len(word) > 5 and word.endswith(_ERROR_SUFFIXES):
+            flags |= _ERROR_FLAG
+        lexemes: tuple[Lexeme, ...] = (_lexeme(word),)
+        words = 0 if word in STOPWORDS else 1
+    else:
+        raw = _TOKEN.findall(lowered)
+        flags = _URL_FLAG if ("." in lowered or "/" in lowered) and _URL.search(lowered) else 0
+        if any(hint in chunk for hint in _CODE_HINTS) and _CODE_SIGNS.search(chunk):
+            flags |= _CODE_FLAG
+        if any(len(t) > 5 and t.endswith(_ERROR_SUFFIXES) for t in raw):
+            flags |= _ERROR_FLAG
+        lexemes = tuple(map(_lexeme, raw))
+        words = sum(1 for t in raw if t not in STOPWORDS)
+    if chunk[-1] in "{};":
+        flags |= _LINE_END_FLAG
+    if lowered.endswith(_STATUS_ENDINGS):
+        flags |= _STATUS_FLAG
+    result = Chunk(lexemes, flags, words)
+    if len(chunk) <= _CACHED_CHUNK_CHARS:
+        if len(_CHUNK_CACHE) >= _CACHED_CHUNKS:
+            _CHUNK_CACHE.clear()
+        _CHUNK_CACHE[chunk] = result
+    return result
+
+
+_CHUNK_CACHE: dict[str, Chunk] = {}
+_LEXEMES, _FLAGS, _WORDS = itemgetter(0), itemgetter(1), itemgetter(2)
+_STEM = itemgetter(0)
+
+
+def _chunks(text: str) -> list[Chunk]:
+    parts = text.split()
+    found: list[Chunk | None] = list(map(_CHUNK_CACHE.get, parts))
+    if None in found:
+        for i, chunk in enumerate(found):
+            if chunk is None:
+                found[i] = _analyse_chunk(parts[i])
+    return found  # type: ignore[return-value]  # no None left
+
+
+def analyse(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> Analysis:
     """Stems and concepts of `text` with weights: repeated mentions add up, with diminishing returns.
 
-    Phrases are matched first, longest first, and their words then count only through the phrase
+    Phrases are matched leftmost-longest, and their words then count only through the phrase
     ("exit code" is an error cue, not a code cue). The first `lead` content words weigh
     `lead_weight`: people state the task first ("Document the variables this service reads").
+    This runs on every routed request, so tokens, stems and concepts come from a per-chunk cache and
+    only the signs that span whitespace go back to a regex over the whole text.
     """
-    lowered = text.lower()
-    if "code" in lowered or "status" in lowered:
-        lowered = _STATUS_CODE.sub(" failure ", lowered)
-    raw = _TOKEN.findall(lowered)
-    stems = [stem(t) for t in raw]
+    chunks = _chunks(text)
+    flags = reduce(or_, map(_FLAGS, chunks), 0)
+    words = sum(map(_WORDS, chunks))
+    if flags & _STATUS_FLAG:
+        lowered = text.lower()
+        if ("code" in lowered or "status" in lowered) and _STATUS_CODE.search(lowered):
+            chunks = _chunks(_STATUS_CODE.sub(" failure ", lowered))
+            flags = flags & ~_ERROR_FLAG | reduce(or_, map(_FLAGS, chunks), 0) & _ERROR_FLAG
+    lexemes = list(chain.from_iterable(map(_LEXEMES, chunks)))
     counts: dict[str, float] = {}
-    covered = [False] * len(stems)
-    i = 0
-    while i < len(stems):  # leftmost-longest phrase matching, one pass
-        for parts, concepts in PHRASES_BY_FIRST.get(stems[i], ()):
-            n = len(parts)
-            if tuple(stems[i:i + n]) == parts:
-                covered[i:i + n] = [True] * n
+    seen_content = 0
+    skip_to = 0
+    for i, (_, pairs, content, phrases) in enumerate(lexemes):
+        if i < skip_to:  # inside a phrase matched further left
+            continue
+        for parts, concepts in phrases:  # leftmost-longest: the longest phrase starting here
+            if tuple(map(_STEM, lexemes[i:i + len(parts)])) == parts:
                 for c in concepts:
                     counts[c] = counts.get(c, 0.0) + 1.0
-                i += n - 1
+                skip_to = i + len(parts)
                 break
-        i += 1
-    seen_content = 0
-    # Each distinct word is weighed once (times its count): long pasted text stays cheap.
-    repeats: Counter[tuple[str, str]] = Counter()
-    for i, (tok, st) in enumerate(zip(raw, stems, strict=True)):
-        if covered[i]:
+        if i < skip_to:
             continue
-        if seen_content >= lead:
-            repeats[tok, st] += 1
-            continue
-        if tok not in STOPWORDS and st not in STOPWORDS:
+        weight = 1.0
+        if content and seen_content < lead:
             seen_content += 1
-            _count_word(counts, tok, st, lead_weight)
-        else:
-            _count_word(counts, tok, st, 1.0)
-    for (tok, st), n in repeats.items():
-        _count_word(counts, tok, st, float(n))
-    if _URL.search(lowered):
+            weight = lead_weight
+        for feature, w in pairs:
+            counts[feature] = counts.get(feature, 0.0) + weight * w
+    if flags & _URL_FLAG:
         counts["c:web"] = counts.get("c:web", 0.0) + 2.0
-    if _CODE_SIGNS.search(text):
+    if flags & _CODE_FLAG or flags & _LINE_END_FLAG and _LINE_END.search(text):
         counts["c:code"] = counts.get("c:code", 0.0) + 1.0
-    if any(len(t) > 5 and t.endswith(_ERROR_SUFFIXES) for t in set(raw)):
+    if flags & _ERROR_FLAG:
         counts["c:error"] = counts.get("c:error", 0.0) + 1.0
     for concept, implied in IMPLIES.items():
         if concept in counts:
             counts[implied] = max(counts.get(implied, 0.0), counts[concept])
-    return {f: _saturate(n) for f, n in counts.items()}
+    return Analysis({f: n if n <= 1.0 else _saturate(n) for f, n in counts.items()}, words)
 
 
-def _count_word(counts: dict[str, float], tok: str, st: str, weight: float) -> None:
-    concepts = WORD_CONCEPTS.get(st, ())
-    if tok not in STOPWORDS and st not in STOPWORDS:
-        # A word with a concept speaks mostly through it; its own stem adds the precise match.
-        counts[st] = counts.get(st, 0.0) + (weight * STEM_SHARE if concepts else weight)
-    for c in concepts:  # "why", "how" are stopwords but still cue a concept
-        counts[c] = counts.get(c, 0.0) + weight
-
-
-def content_words(text: str) -> int:
-    """How many non-stopwords `text` has: a prompt of a few words is a quick question or small talk."""
-    return sum(1 for t in tokens(text) if t not in STOPWORDS)
+def features(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> dict[str, float]:
+    """`analyse(...).features`: a route's name, description and examples are read this way."""
+    return analyse(text, lead=lead, lead_weight=lead_weight).features
 
 
 def _saturate(count: float) -> float:

@@ -1,5 +1,6 @@
 """The embedded router: accuracy on the labelled dev set and on our own held-out prompts, no-route
-behaviour, determinism, and that it reads name, description and examples."""
+behaviour, determinism, that it reads name, description and examples, and that its caches (per
+chunk, per text, per route set) change no decision."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from plano_daemon.config.schema import RoutingPreference
 from plano_daemon.routing.conversation import Turn
 from plano_daemon.routing.embedded import EmbeddedRouter, router_for
 from plano_daemon.routing.routes import Route, routes_from_config
+from plano_daemon.routing.vocabulary import features
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 #: Top-1 accuracy reached when this test was written (67/70 and 51/57); a change may not go below.
@@ -98,3 +100,30 @@ def test_a_huge_message_is_scored_from_its_head_and_tail():
     router = router_for(routes_of("seed-retry-failover.yaml"))
     text = "Write release notes for this version.\n" + "lorem ipsum " * 50_000 + "\nKeep it short."
     assert router.route([Turn("user", text)]).route == "documentation"
+
+
+@pytest.mark.parametrize(("text", "present", "absent"), [
+    ("the job exits with code 137 overnight", "c:error", "c:code"),  # "code 137" spans two chunks
+    ("int x = 1;\n  return x", "c:code", None),  # a line ending in ";" is code
+    ("pick a ; b or c", None, "c:code"),  # a ";" mid-line is not
+    ("summarise www.example.com for me", "c:web", None),
+    ("why does this raise KeyError?", "c:error", None),
+])
+def test_signs_read_across_chunks_and_punctuation(text: str, present: str | None, absent: str | None):
+    found = features(text)
+    assert present is None or present in found
+    assert absent is None or absent not in found
+    assert features(text) == found  # the second reading comes from the per-chunk cache
+
+
+def test_context_from_earlier_turns_does_not_stick_to_the_latest_message():
+    router = EmbeddedRouter(routes_of("seed-retry-failover.yaml"))
+    alone = [Turn("user", "Keep it under a page, please.")]
+    before = router.route(alone)
+    router.route([Turn("user", "Write release notes for 2.1"), *alone])
+    assert router.route(alone) == before
+
+
+def test_router_for_returns_the_same_router_for_equal_route_sets():
+    routes = routes_of("seed-retry-failover.yaml")
+    assert router_for(routes) is router_for(routes) is router_for(tuple(routes_of("seed-retry-failover.yaml")))
