@@ -33,8 +33,11 @@ def decision_record(*, request_id: str, timestamp: float, route: str | None, req
                     data_classes: Sequence[str] = (), eligible: Sequence[str] | None = None,
                     rejected: Mapping[str, Sequence[str]] | None = None,
                     policy_denials: Sequence[Mapping[str, Any]] = (),
-                    fallback_policy: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """One RouteDecision. `router` is llm | embedded | pinned | none: which path decided."""
+                    fallback_policy: Mapping[str, Sequence[str]] | None = None,
+                    router_error: str | None = None) -> dict[str, Any]:
+    """One RouteDecision. `router` is llm | embedded | pinned | none: which path decided; `router_error` is
+    why the router model did not (timeout, connect, reset, status_NNN, bad_response, unreadable_answer).
+    Every `*_source(s)` field names a channel the same way (`RequestGate.name`)."""
     return {
         "request_id": request_id,
         "timestamp": datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds"),
@@ -55,6 +58,7 @@ def decision_record(*, request_id: str, timestamp: float, route: str | None, req
         "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens, "latency_ms": latency_ms},
         "requested_model": requested_model,
         "router": router,
+        "router_error": router_error,
         "attempts": [dict(a) for a in attempts],
     }
 

@@ -59,8 +59,11 @@ class Ctx:
     router: str = "none"
     attempts: list[dict[str, Any]] = field(default_factory=list)
     fallbacks: list[dict[str, str]] = field(default_factory=list)
-    ranked: tuple[str, ...] = ()
+    #: Ledger names (`RequestGate.name`): every model considered, and those admitted in trial order.
+    candidates: list[str] = field(default_factory=list)
+    ranked: list[str] = field(default_factory=list)
     affinity_key: str | None = None
+    router_error: str | None = None  # why the router model did not decide, when it was asked
     input_tokens: int = 0
     output_tokens: int = 0
     gate: RequestGate | None = None
@@ -175,22 +178,27 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     requested = body["model"]
     routed = await rt.routing.route(body, request.headers, RoutingContext(services.pool, services.pins,
                                                                           services.metrics, services.latency))
-    ctx.ranked, ctx.affinity_key = routed.models, routed.session_id
+    ctx.route, ctx.router = routed.route, routed.router
+    ctx.affinity_key, ctx.router_error = routed.session_id, routed.router_failure
+    resolve = rt.catalog.resolve
     usage = services.metrics.budget_usage
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
                                   headers=request.headers,
                                   on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
     name = requested
+    allowed: tuple[str, ...] = ()
     if routed.router != NOT_ROUTED:  # SPEC §4.3: routed model, else requested, else the default provider
         default = rt.catalog.default
-        name = decide(gate.narrow(routed.models, rt.catalog.resolve), requested=requested,
-                      exists=lambda m: rt.catalog.resolve(m) is not None,
+        allowed = gate.narrow(routed.models, resolve)
+        name = decide(allowed, requested=requested, exists=lambda m: resolve(m) is not None,
                       default=default.model if default else None).model or requested
-    channel = rt.catalog.resolve(name)
+    channel = resolve(name)
     if channel is None:
         raise ModelNotFound(f"model {requested!r} is not configured (no alias, provider or route serves it)",
                             extra={"param": "model"})
+    ctx.candidates = gate.names((*routed.models, name), resolve)
     gate.admit(channel)
+    ctx.ranked = gate.names(allowed or (name,), resolve)
     return Choice(channel=channel, requested=requested, route=routed.route, router=routed.router,
                   ranked=list(routed.models), eligible=gate.allows)
 
@@ -511,14 +519,18 @@ def _record_decision(services: Services, ctx: Ctx, status: int, elapsed: float) 
     """One RouteDecision line per proxied request that named a model (SPEC §5)."""
     if services.ledger is None or ctx.requested is None:
         return
-    selected = ctx.channel.model if ctx.channel else None
+    gate = ctx.gate
+    denied = gate is not None and gate.denied
+    selected = gate.name(ctx.channel) if gate is not None and ctx.channel is not None and not denied else None
     services.ledger.append(decision_record(
         request_id=ctx.request_id, timestamp=time.time() - elapsed, route=ctx.route,
-        requested_model=ctx.requested, selected=selected, candidates=ctx.ranked or ([selected] if selected else []),
+        requested_model=ctx.requested, selected=selected, candidates=ctx.candidates,
         ranked=ctx.ranked, router=ctx.router, affinity_key=ctx.affinity_key, attempts=ctx.attempts,
         fallbacks=ctx.fallbacks, input_tokens=ctx.input_tokens, output_tokens=ctx.output_tokens,
-        latency_ms=round(elapsed * 1000, 2), outcome="denied" if ctx.gate and ctx.gate.denied else "selected",
-        **(ctx.gate.ledger_fields() if ctx.gate else {})))
+        latency_ms=round(elapsed * 1000, 2), outcome="denied" if denied else "selected",
+        router_error=ctx.router_error,
+        decision_reasons=[f"router_failed:{ctx.router_error}"] if ctx.router_error else [],
+        **(gate.ledger_fields() if gate is not None else {})))
     services.ledger.start()
 
 

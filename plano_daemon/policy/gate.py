@@ -41,16 +41,29 @@ class RequestGate:
         self.on_usage = on_usage
 
     def name(self, channel: Channel) -> str:
+        """How the ledger names a channel: the profile's source id when a source maps it, else `prefix/id`."""
         return self._policy.source(channel).name if self._policy else channel.model
+
+    def names(self, models: Sequence[str], resolve: Callable[[str], Channel | None]) -> list[str]:
+        """`name` for each model, in order, once each; a model no channel serves keeps the name it was given."""
+        out: list[str] = []
+        for model in models:
+            channel = resolve(model)
+            name = self.name(channel) if channel is not None else model
+            if name not in out:
+                out.append(name)
+        return out
 
     def narrow(self, models: Sequence[str], resolve: Callable[[str], Channel | None]) -> tuple[str, ...]:
         """The routed (or pinned) models this request may use, in their order; a `prefer` rule that
-        matches the request moves its cost classes to the front (reordering, never adding)."""
+        matches the request moves its cost classes to the front (reordering, never adding). The kept
+        models are `eligible_sources` in the ledger."""
         kept: list[tuple[str, Channel]] = []
         for model in models:
             channel = resolve(model)
             if channel is not None and not self._privacy_reasons(channel, record=True):
                 kept.append((model, channel))
+                self._accept(channel)
         if self._policy is not None and self.verdict is not None and self.verdict.preferred_costs:
             ranked = self._policy.rank(self.verdict, [ch for _, ch in kept])
             kept.sort(key=lambda pair: ranked.index(pair[1]))

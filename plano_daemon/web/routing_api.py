@@ -1,12 +1,20 @@
 """POST /routing/v1/{chat/completions,messages,responses}: the routing decision only, no LLM call (SPEC §4.4).
 
-Same parsing and routing as the proxy; the answer is `{"models", "route", "trace_id"}`, plus
+Same parsing, routing and policy as the proxy; the answer is `{"models", "route", "trace_id"}`, plus
 `session_id`/`pinned` (and `model` when pinned) with an affinity key; `["none"]`/null when nothing
-matches. Each decision is one ledger line.
+matches. Each decision is one ledger line, with the policy gate's facts.
+
+With a policy profile, `models` are the route's models this request's privacy class may use
+(`RequestGate.narrow`, as the proxy's `choose`). When the policy leaves none, the answer is
+`["none"]` with the matched `route` kept: a client that picks its model from `models` then sends its own
+model, and the proxy decides that request exactly as it would any unrouted one (requested model, else the
+default provider, admitted or refused with 403 there). Never a 403 here: this endpoint answers which routed
+model to use, and the model the client finally sends is the one policy must judge.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -16,6 +24,7 @@ from aiohttp import web
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES
 from plano_daemon.errors import BadRequest, GatewayError
 from plano_daemon.ledger import decision_record
+from plano_daemon.policy.gate import RequestGate
 from plano_daemon.routing.engine import RoutingContext, RoutingResult
 from plano_daemon.runtime import Gateway
 from plano_daemon.web.keys import GATEWAY
@@ -47,16 +56,23 @@ async def _decide(request: web.Request, api: str) -> web.Response:
         result = await rt.routing.route(body, request.headers,
                                         RoutingContext(services.pool, services.pins, services.metrics,
                                                        services.latency))
+        gate = RequestGate(policy=rt.policy, budgets=None, store=None, headers=request.headers)
+        resolve = rt.catalog.resolve
+        allowed = gate.narrow(result.models, resolve) if rt.policy is not None else result.models
         if services.ledger is not None:
+            ranked = gate.names(allowed, resolve)
             services.ledger.append(decision_record(
                 request_id=trace.trace_id, timestamp=time.time(), route=result.route,
                 requested_model=body.get("model") if isinstance(body.get("model"), str) else None,
-                selected=result.model, candidates=result.models, ranked=result.models, router=result.router,
-                affinity_key=result.session_id,
+                selected=ranked[0] if ranked else None, candidates=gate.names(result.models, resolve),
+                ranked=ranked, router=result.router, affinity_key=result.session_id,
+                router_error=result.router_failure,
                 decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
-                latency_ms=round((time.perf_counter() - started) * 1000, 2)))
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                outcome="denied" if gate.denied else "selected", **gate.ledger_fields()))
             services.ledger.start()
-        return web.json_response(decision_body(result, trace.trace_id), headers={"X-Request-Id": trace.trace_id})
+        answer = decision_body(dataclasses.replace(result, models=allowed), trace.trace_id)
+        return web.json_response(answer, headers={"X-Request-Id": trace.trace_id})
     except GatewayError as err:
         status = err.status
         return web.Response(status=err.status, body=error_bytes(api, err), content_type="application/json")

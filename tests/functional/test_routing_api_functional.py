@@ -13,6 +13,7 @@ import yaml
 from plano_daemon.routing.affinity import SessionPins
 from tests.conftest import FIXTURES
 from tests.fakes.router_model import route_by_keywords
+from tests.fakes.upstream import reply_status
 
 CODE_MODELS = ["anthropic/claude-sonnet-4-20250514", "openai/gpt-4o"]
 REASONING_MODELS = ["openai/gpt-4o", "openai/gpt-4o-mini"]
@@ -159,3 +160,17 @@ async def get_metrics(gw: Any) -> str:
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{gw.url}/metrics") as resp:
             return await resp.text()
+
+
+async def test_a_failing_router_model_is_named_in_the_ledger_line(gateway, fake_upstream):
+    router = await fake_upstream("router")
+    router.default = reply_status(500)
+    gw, _ = await seed_gateway(gateway, fake_upstream, router=router)
+
+    out = await post(gw, "/routing/v1/chat/completions", chat("Write a Python function for binary search"))
+
+    assert out["route"] == "code_generation"  # the embedded router decided instead
+    ledger = gw.server.gateway.services.ledger
+    await ledger.flush()
+    (line,) = [json.loads(x) for x in Path(ledger.path).read_text().splitlines()]
+    assert (line["router"], line["router_error"]) == ("embedded", "status_500")

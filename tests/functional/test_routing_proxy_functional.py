@@ -105,6 +105,8 @@ async def test_a_failing_router_model_falls_back_to_the_embedded_router(
     assert len(router.received) == 1
     (line,) = await ledger_lines(gw)
     assert (line["router"], line["task"]) == ("embedded", "code_generation")
+    why = {"garbage": "unreadable_answer", "status_500": "status_500", "timeout": "timeout"}[failure]
+    assert line["router_error"] == why and line["decision_reasons"] == [f"router_failed:{why}"]
 
 
 async def test_without_a_router_model_the_embedded_router_decides(fake_upstream, gateway, openai_client):

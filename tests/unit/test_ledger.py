@@ -11,7 +11,7 @@ from plano_daemon.ledger import LedgerWriter, decision_record, ledger_path
 REQUIRED = {"request_id", "timestamp", "task", "privacy_class", "data_classes", "decision_outcome",
             "selected_source", "candidate_sources", "eligible_sources", "ranked_sources", "rejected_sources",
             "policy_denials", "decision_reasons", "affinity_key", "fallback_policy", "fallbacks", "usage",
-            "requested_model", "router", "attempts"}
+            "requested_model", "router", "router_error", "attempts"}
 
 
 def record(**kw: object) -> dict:

@@ -113,7 +113,7 @@ def test_without_a_profile_nothing_is_filtered(catalog: Catalog) -> None:
     g = gate(None)
     assert g.narrow([CLOUD, LOCAL], catalog.resolve) == (CLOUD, LOCAL)
     g.admit(ch(catalog, "cloud-general"))
-    assert g.ledger_fields() == {"eligible": [CLOUD], "rejected": {}, "policy_denials": []}
+    assert g.ledger_fields() == {"eligible": [CLOUD, LOCAL], "rejected": {}, "policy_denials": []}
 
 
 def test_budget_at_its_cap_denies_with_429_and_removes_failover_candidates(tmp_path: Path,
