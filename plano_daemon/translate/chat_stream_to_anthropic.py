@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from plano_daemon.translate.mappings import stop_reason
-from plano_daemon.translate.stream_base import StreamTranslatorBase, as_int, sse
+from plano_daemon.translate.stream_base import ChatChunkStream, as_int, sse
 from plano_daemon.wire.stream_errors import stream_error_event
 
 
@@ -27,15 +27,14 @@ def _event(obj: dict[str, Any]) -> bytes:
     return sse(obj, event=obj["type"])
 
 
-class ChatStreamToAnthropic(StreamTranslatorBase):
-    __slots__ = ("_stop_sequences", "_thinking", "_started", "_open", "_next_index", "_tool_blocks",
+class ChatStreamToAnthropic(ChatChunkStream):
+    __slots__ = ("_stop_sequences", "_thinking", "_open", "_next_index", "_tool_blocks",
                  "_finish_reason", "_matched_stop")
 
     def __init__(self, *, stop_sequences: tuple[str, ...] = (), thinking: bool = False) -> None:
         super().__init__()
         self._stop_sequences = stop_sequences
         self._thinking = thinking  # reasoning shown only to clients that asked for thinking blocks
-        self._started = False
         self._open: tuple[str, int] | None = None  # (kind, block index) of the open block
         self._next_index = 0
         self._tool_blocks: dict[int, int] = {}  # chat tool_call index → block index
@@ -49,29 +48,13 @@ class ChatStreamToAnthropic(StreamTranslatorBase):
             "model": chunk.get("model", ""), "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": 0, "output_tokens": 0}}})
 
-    def _on_json(self, event: str | None, obj: dict[str, Any]) -> bytes | None:
-        if "error" in obj and "choices" not in obj:
-            return self._upstream_error(obj)
-        choices = obj.get("choices", [])
-        if not isinstance(choices, list):
-            return None
-        out: list[bytes] = []
-        if not self._started:
-            out.append(self._start(obj))
-        usage = obj.get("usage")
-        if isinstance(usage, dict):
-            self.usage.input_tokens = as_int(usage.get("prompt_tokens"))
-            self.usage.output_tokens = as_int(usage.get("completion_tokens"))
-        for choice in choices:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta")
-            if isinstance(delta, dict):
-                out.extend(self._delta(delta))
-            if choice.get("finish_reason"):
-                self._finish_reason = choice["finish_reason"]
-                self._matched_stop = choice.get("stop_reason")
-        return b"".join(out)
+    def _on_choice(self, choice: dict[str, Any]) -> list[bytes]:
+        delta = choice.get("delta")
+        out = self._delta(delta) if isinstance(delta, dict) else []
+        if choice.get("finish_reason"):
+            self._finish_reason = choice["finish_reason"]
+            self._matched_stop = choice.get("stop_reason")
+        return out
 
     def _delta(self, delta: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from plano_daemon.translate.stream_base import StreamTranslatorBase, as_int, sse
+from plano_daemon.translate.stream_base import ChatChunkStream, as_int, sse
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -90,9 +90,9 @@ class ResponseShape:
                 "tools": [], "tool_choice": "auto", "parallel_tool_calls": True, **self.echo}
 
 
-class ChatStreamToResponses(StreamTranslatorBase):
-    __slots__ = ("_shape", "_created", "_ids", "_model", "_seq", "_started", "_items", "_open",
-                 "_calls", "_finish_reason", "_raw_usage")
+class ChatStreamToResponses(ChatChunkStream):
+    __slots__ = ("_shape", "_created", "_ids", "_model", "_seq", "_items", "_open", "_calls",
+                 "_finish_reason")
 
     def __init__(self, *, shape: ResponseShape | None = None, created: int = 0) -> None:
         super().__init__()
@@ -101,12 +101,10 @@ class ChatStreamToResponses(StreamTranslatorBase):
         self._ids = ResponseIds("")
         self._model: Any = ""
         self._seq = 0
-        self._started = False
         self._items: list[dict[str, Any]] = []  # output items, in their latest state
         self._open: int | None = None  # output index of the item still streaming
         self._calls: dict[int, int] = {}  # chat tool_call index → output index
         self._finish_reason: Any = None
-        self._raw_usage: dict[str, Any] = {}
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         obj = {"type": kind, "sequence_number": self._seq, **fields}
@@ -127,34 +125,19 @@ class ChatStreamToResponses(StreamTranslatorBase):
         return (self._event("response.created", response=head)
                 + self._event("response.in_progress", response=head))
 
-    def _on_json(self, event: str | None, obj: dict[str, Any]) -> bytes | None:
-        if "error" in obj and "choices" not in obj:
-            return self._upstream_error(obj)
-        choices = obj.get("choices", [])
-        if not isinstance(choices, list):
-            return None
+    def _on_choice(self, choice: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []
-        if not self._started:
-            out.append(self._start(obj))
-        usage = obj.get("usage")
-        if isinstance(usage, dict):
-            self._raw_usage = usage
-            self.usage.input_tokens = as_int(usage.get("prompt_tokens"))
-            self.usage.output_tokens = as_int(usage.get("completion_tokens"))
-        for choice in choices:
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-            text = delta.get("content")
-            if isinstance(text, str) and text:
-                out.append(self._text(text))
-            calls = delta.get("tool_calls")
-            for call in calls if isinstance(calls, list) else []:
-                if isinstance(call, dict):
-                    out.append(self._call(call))
-            if choice.get("finish_reason"):
-                self._finish_reason = choice["finish_reason"]
-        return b"".join(out)
+        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        text = delta.get("content")
+        if isinstance(text, str) and text:
+            out.append(self._text(text))
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else []:
+            if isinstance(call, dict):
+                out.append(self._call(call))
+        if choice.get("finish_reason"):
+            self._finish_reason = choice["finish_reason"]
+        return out
 
     def _text(self, text: str) -> bytes:
         out = b""

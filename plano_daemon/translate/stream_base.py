@@ -114,3 +114,42 @@ class StreamTranslatorBase:
 
     def _error_event(self, message: str) -> bytes:
         raise NotImplementedError
+
+
+class ChatChunkStream(StreamTranslatorBase):
+    """Base of the translators reading an OpenAI chat.completion.chunk stream: an in-stream error, the
+    first chunk, usage and the first choice are recognised here once; subclasses render `_start` (which
+    sets `_started`) and `_on_choice`."""
+
+    __slots__ = ("_started", "_raw_usage")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = False
+        self._raw_usage: dict[str, Any] = {}
+
+    def _on_json(self, event: str | None, obj: dict[str, Any]) -> bytes | None:
+        if "error" in obj and "choices" not in obj:
+            return self._upstream_error(obj)
+        choices = obj.get("choices", [])
+        if not isinstance(choices, list):
+            return None
+        out: list[bytes] = []
+        if not self._started:
+            out.append(self._start(obj))
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            self._raw_usage = usage
+            self.usage.input_tokens = as_int(usage.get("prompt_tokens"))
+            self.usage.output_tokens = as_int(usage.get("completion_tokens"))
+        for choice in choices:
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                out.extend(self._on_choice(choice))
+        return b"".join(out)
+
+    def _start(self, chunk: dict[str, Any]) -> bytes:
+        raise NotImplementedError
+
+    def _on_choice(self, choice: dict[str, Any]) -> list[bytes]:
+        """Client bytes for the first choice of one chunk."""
+        raise NotImplementedError
