@@ -129,8 +129,23 @@ class Gateway:
         self.services.pins.configure(ttl=loaded.config.routing.session_ttl_seconds,
                                      max_entries=loaded.config.routing.session_max_entries)
         self.runtime = build_runtime(loaded, self.services)
+        self.publish_budget_usage()
+
+    def publish_budget_usage(self) -> None:
+        """Set `plano_budget_usage` from the persisted counts for this config's caps. Called at start (the
+        counts outlive a restart), after a reload (caps come and go) and on each scrape (a new day reads 0
+        even before its first request); between scrapes the proxy updates the gauge as it counts."""
+        gauge = self.services.metrics.budget_usage
+        gauge.clear()
+        store, budgets = self.services.budgets, self.runtime.budgets
+        if store is None or not budgets:
+            return
+        for target, kind, total in budgets.rows(store.today()):
+            gauge.labels(target, kind).set(total)
 
 
 def build_gateway(loaded: LoadedConfig) -> Gateway:
     services = build_services(loaded)
-    return Gateway(services=services, runtime=build_runtime(loaded, services))
+    gateway = Gateway(services=services, runtime=build_runtime(loaded, services))
+    gateway.publish_budget_usage()
+    return gateway

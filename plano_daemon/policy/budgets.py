@@ -98,6 +98,12 @@ class Budgets:
     def __bool__(self) -> bool:
         return bool(self._budgets)
 
+    def rows(self, usage: Usage) -> list[tuple[str, str, int]]:
+        """(target, kind, today's count) for every budget target and both kinds (the proxy counts both),
+        zeros included: what `plano_budget_usage` shows, so a fresh day reads 0, not yesterday's total."""
+        targets = dict.fromkeys(b.target for b in self._budgets)
+        return [(t, kind, usage.get(t, kind)) for t in targets for kind in (REQUESTS, TOKENS)]
+
     def applying(self, channel: Channel) -> tuple[Budget, ...]:
         key = (channel.index, channel.model)
         found = self._memo.get(key)
@@ -144,6 +150,11 @@ class BudgetStore:
             self.problem = f"{path}: unreadable budget state ({type(exc).__name__}); counting from zero"
             LOG.warning("%s", self.problem)
         self.usage.roll(today())
+
+    def today(self) -> Usage:
+        """The counts as of now: after midnight they start from zero."""
+        self.usage.roll(self._today())
+        return self.usage
 
     def exceeded(self, budgets: Budgets, channel: Channel) -> Exceeded | None:
         self.usage.roll(self._today())

@@ -43,7 +43,9 @@ async def models_preflight(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[GATEWAY].services.metrics.render()
+    gateway = request.app[GATEWAY]
+    gateway.publish_budget_usage()
+    body = gateway.services.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

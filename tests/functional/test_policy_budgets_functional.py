@@ -10,7 +10,10 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+import yaml
 
+from plano_daemon.config.load import load_config
+from plano_daemon.policy.budgets import BudgetStore, Usage, local_day
 from tests.fakes.upstream import reply_status
 from tests.functional.users_setup import GENERAL, KEYS, PLANNING, TRUSTED, users_setup
 
@@ -76,3 +79,27 @@ async def test_token_budget_applies_to_the_prefix_whatever_name_reaches_it(fake_
     assert denied["decision_outcome"] == "denied"
     assert denied["policy_denials"][0]["code"] == "budget_hard_limit"
     assert denied["rejected_sources"]["nvidia-planning"][0].startswith("budget_hard_limit: daily tokens budget")
+
+
+async def test_budget_gauge_is_set_from_the_store_at_start_after_a_reload_and_across_midnight(
+        fake_upstream, gateway, state_directory: Path):
+    state_directory.mkdir(parents=True, exist_ok=True)
+    (state_directory / "budgets.json").write_text(Usage(local_day(), {
+        "cloud-general": {"requests": 2, "tokens": 30}, "planning": {"requests": 1, "tokens": 0}}).to_json())
+    cfg, _ = await users_setup(fake_upstream, budgets=[{"target": "cloud-general", "daily_requests": 5}])
+    gw = await gateway(cfg, env=KEYS)
+    gauge = 'plano_budget_usage{kind="requests",target="%s"} %s'
+
+    text = await metrics_text(gw.url)  # a restarted gateway, before any request
+    assert gauge % ("cloud-general", "2.0") in text and 'target="planning"' not in text
+
+    cfg["dubnium"]["budgets"].append({"target": "planning", "daily_requests": 5})
+    gw.server.gateway.swap(load_config(None, text=yaml.safe_dump(cfg), environ=KEYS))
+    assert gauge % ("planning", "1.0") in await metrics_text(gw.url)
+
+    day = [local_day()]
+    services = gw.server.gateway.services
+    services.budgets = BudgetStore(state_directory / "budgets.json", today=lambda: day[0])
+    day[0] = "2999-01-01"  # midnight passed and no request came since
+    text = await metrics_text(gw.url)
+    assert gauge % ("cloud-general", "0.0") in text and gauge % ("planning", "0.0") in text

@@ -133,3 +133,16 @@ model_providers: [{model: other/m, base_url: "http://127.0.0.1:9/v1"}]
     assert store.record(budgets, catalog.channels[0], requests=1, tokens=5) == []
     store.close()
     assert not (tmp_path / "budgets.json").exists()
+
+
+def test_gauge_rows_cover_every_target_and_kind_and_read_zero_on_a_new_day(budgets: Budgets,
+                                                                           tmp_path: Path) -> None:
+    day = ["2025-01-01"]
+    (tmp_path / "budgets.json").write_text(Usage(day[0], {"smart": {"requests": 2, "tokens": 40}}).to_json())
+    store = BudgetStore(tmp_path / "budgets.json", today=lambda: day[0])
+
+    assert budgets.rows(store.today()) == [("cloud/*", "requests", 0), ("cloud/*", "tokens", 0),
+                                           ("smart", "requests", 2), ("smart", "tokens", 40),
+                                           ("local/coder", "requests", 0), ("local/coder", "tokens", 0)]
+    day[0] = "2025-01-02"
+    assert {total for _, _, total in budgets.rows(store.today())} == {0}
