@@ -19,7 +19,9 @@ from plano_daemon.config.envsubst import referenced_vars
 from plano_daemon.config.load import load_config
 from plano_daemon.errors import ConfigError
 from plano_daemon.routing.conversation import Turn
-from plano_daemon.routing.decide import decide, rank
+from plano_daemon.policy.eligibility import Policy
+from plano_daemon.routing.decide import decide
+from plano_daemon.routing.engine import RoutingEngine
 from plano_daemon.routing.embedded import router_for
 from plano_daemon.routing.routes import routes_from_config
 
@@ -29,16 +31,19 @@ PLACEHOLDER = "unset-not-needed-offline"
 def decide_offline(config_path: str, prompt: str, *, env_files: Sequence[str] = ()) -> dict[str, Any]:
     text = Path(config_path).read_text(encoding="utf-8")
     environ = {**{name: PLACEHOLDER for name in referenced_vars(text)}, **os.environ}
-    cfg = load_config(config_path, env_files=env_files, environ=environ).config
+    loaded = load_config(config_path, env_files=env_files, environ=environ)
+    cfg = loaded.config
     routes = routes_from_config(cfg.routing_preferences)
     catalog = Catalog(cfg)
+    policy = Policy(loaded.profile, catalog) if loaded.profile is not None else None
+    engine = RoutingEngine(cfg, catalog, cost=policy.cost_rank if policy is not None else None)
     if not routes:
         scored_route, scores = None, {}
     else:
         scored = router_for(routes).route([Turn("user", prompt)])
         scored_route, scores = scored.route, {name: round(score, 3) for name, score in scored.scores}
     chosen = next((r for r in routes if r.name == scored_route), None)
-    ranked = rank(chosen) if chosen is not None else ()
+    ranked = engine.rank(chosen) if chosen is not None else ()  # as the gateway ranks (no latency offline)
     default = catalog.default
     outcome = decide(ranked, requested="", exists=lambda m: False, default=default.model if default else None)
     return {"models": list(ranked) or ["none"], "route": scored_route, "model": outcome.model,

@@ -54,3 +54,17 @@ def test_a_reader_that_closes_the_pipe_early_gets_no_traceback():
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (0, b"")
+
+
+def test_prefer_cheapest_ranks_by_the_users_profile_as_the_gateway_does(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MODEL_ROUTER_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("MODEL_ROUTER_PROFILE", "local-first-dev")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "local-first-dev.yaml").write_text((FIXTURES / "local-first-dev.yaml").read_text())
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text((FIXTURES / "dubnium-vllm.yaml").read_text().replace(
+        "      - openai/qwen2.5-coder-14b-instruct\n",
+        "      - cloud-general\n      - cheap-fast\n      - local-code\n    selection_policy: {prefer: cheapest}\n", 1))
+    code, out, _ = run(capsys, "--config", str(cfg), "refactor this python function and generate code")
+    assert code == 0 and out["route"] == "local code work"
+    assert out["models"] == ["local-code", "cheap-fast", "cloud-general"]
