@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
-from plano_daemon.errors import (BadRequest, GatewayError, ModelNotFound, PayloadTooLarge, PolicyDenied,
+from plano_daemon.errors import (BadRequest, GatewayError, ModelNotFound, PolicyDenied,
                                  UpstreamFailure, UpstreamTimeout)
 from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
 from plano_daemon.ledger import decision_record
@@ -31,6 +31,7 @@ from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import Translation, translation_for
 from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, read_all
+from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
 from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.model_field import with_model
@@ -133,17 +134,7 @@ async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
 
 async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[bytes, dict[str, Any]]:
     """Body bytes and the JSON parsed once; client mistakes become 400/413, never 500."""
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(
-            f"request body is larger than the limit of {rt.config.dubnium.max_body_bytes} bytes") from None
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise BadRequest("request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
+    raw, body = await read_json_object(request)
     model = body.get("model")
     if model is None:
         raise BadRequest("`model` is required", extra={"param": "model"})

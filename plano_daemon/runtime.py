@@ -74,14 +74,6 @@ def state_dir() -> Path:
     return Path(base) / "plano"
 
 
-def cache_dir() -> Path:
-    env = os.environ.get("CACHE_DIRECTORY")
-    if env:
-        return Path(env.split(":")[0])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return Path(base) / "plano"
-
-
 @dataclass(slots=True)
 class Services:
     metrics: Metrics

@@ -19,6 +19,7 @@ from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound
 from plano_daemon.proxy import upstream_headers
 from plano_daemon.runtime import Gateway
 from plano_daemon.upstream import TransportFailure, read_all
+from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY
 from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.model_field import with_model
@@ -38,12 +39,8 @@ async def count_tokens(request: web.Request) -> web.Response:
     catalog = gateway.runtime.catalog
     trace = trace_from_headers(request.headers)
     try:
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise BadRequest("request body is not valid JSON") from None
-        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        raw, body = await read_json_object(request)
+        if not isinstance(body.get("messages"), list):
             raise BadRequest("`messages` must be an array", extra={"param": "messages"})
         model = body.get("model")
         channel = catalog.resolve(model) if isinstance(model, str) else catalog.default

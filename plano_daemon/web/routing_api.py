@@ -15,18 +15,18 @@ model to use, and the model the client finally sends is the one policy must judg
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from typing import Any
 
 from aiohttp import web
 
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES
-from plano_daemon.errors import BadRequest, GatewayError
+from plano_daemon.errors import GatewayError
 from plano_daemon.ledger import decision_record
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.routing.engine import RoutingContext, RoutingResult
 from plano_daemon.runtime import Gateway
+from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY
 from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.trace import trace_from_headers
@@ -52,7 +52,7 @@ async def _decide(request: web.Request, api: str) -> web.Response:
     started = time.perf_counter()
     status = 200
     try:
-        body = _json_body(await request.read())
+        _, body = await read_json_object(request)
         result = await rt.routing.route(body, request.headers,
                                         RoutingContext(services.pool, services.pins, services.metrics,
                                                        services.latency))
@@ -78,16 +78,6 @@ async def _decide(request: web.Request, api: str) -> web.Response:
         return web.Response(status=err.status, body=error_bytes(api, err), content_type="application/json")
     finally:
         services.metrics.requests.labels(HANDLER, request.method, f"{status // 100}xx").inc()
-
-
-def _json_body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise BadRequest("request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
 
 
 async def routing_chat_completions(request: web.Request) -> web.Response:

@@ -44,10 +44,12 @@ async def test_bad_input_is_a_json_4xx(gw, caplog, body: bytes, status: int, mes
     assert "Traceback" not in caplog.text
 
 
-async def test_body_over_the_limit_is_413(gw) -> None:
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages", "/v1/responses",
+                                  "/routing/v1/chat/completions", "/v1/messages/count_tokens"])
+async def test_body_over_the_limit_is_413(gw, path: str) -> None:
     body = b'{"model": "openai/m", "messages": [{"role": "user", "content": "' + b"x" * 8000 + b'"}]}'
     async with aiohttp.ClientSession() as s:
-        async with s.post(f"{gw.base_url}/chat/completions", data=body,
+        async with s.post(f"{gw.url}{path}", data=body,
                           headers={"Content-Type": "application/json"}) as resp:
             data = await resp.json()
     assert resp.status == 413
