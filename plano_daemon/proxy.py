@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,60 +17,28 @@ import aiohttp
 from aiohttp import web
 
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
-from plano_daemon.errors import (BadRequest, GatewayError, ModelNotFound, PolicyDenied,
-                                 UpstreamFailure, UpstreamTimeout)
+from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound, PolicyDenied
 from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
 from plano_daemon.ledger import decision_record
 from plano_daemon.logs import access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
+from plano_daemon.relay import JSON, error_response, relay_json, relay_stream, relay_upstream_error
+from plano_daemon.request_context import Ctx
 from plano_daemon.routing.decide import decide
-from plano_daemon.routing.engine import NONE as NOT_ROUTED, RoutingContext
+from plano_daemon.routing.engine import NONE as NOT_ROUTED
+from plano_daemon.routing.engine import RoutingContext
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import Translation, translation_for
 from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
-from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.model_field import with_model
-from plano_daemon.wire.stream_errors import stream_error_event
 from plano_daemon.wire.trace import Trace, trace_from_headers
 
 #: Client headers forwarded upstream when the client and upstream speak the same API.
 _FORWARDED_SAME_API = ("anthropic-beta", "anthropic-version", "openai-beta")
-_JSON = "application/json"
-_USAGE_IN = re.compile(rb'"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)')
-_USAGE_OUT = re.compile(rb'"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)')
-
-
-@dataclass(slots=True)
-class Ctx:
-    """What one request accumulates for its log line, metrics and ledger record."""
-
-    api: str
-    trace: Trace
-    started: float
-    deadline: float
-    requested: str | None = None
-    stream: bool = False
-    channel: Channel | None = None
-    route: str | None = None
-    router: str = "none"
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    fallbacks: list[dict[str, str]] = field(default_factory=list)
-    #: Ledger names (`RequestGate.name`): every model considered, and those admitted in trial order.
-    candidates: list[str] = field(default_factory=list)
-    ranked: list[str] = field(default_factory=list)
-    affinity_key: str | None = None
-    router_error: str | None = None  # why the router model did not decide, when it was asked
-    input_tokens: int = 0
-    output_tokens: int = 0
-    gate: RequestGate | None = None
-
-    @property
-    def request_id(self) -> str:
-        return self.trace.trace_id
 
 
 @dataclass(slots=True)
@@ -108,7 +75,7 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
         status = err.status
         if isinstance(err, PolicyDenied):
             metrics.policy_denials.labels(err.code).inc()
-        return _error_response(api, err, ctx)
+        return error_response(api, err, ctx)
     finally:
         metrics.in_flight.dec()
         # aiohttp writes a returned response in this same task step, so a callback scheduled now runs
@@ -238,7 +205,7 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
     if attempt.outcome.kind == "policy":
         metrics.policy_denials.labels(attempt.outcome.reason or "safety_policy_denial").inc()
     assert attempt.resp is not None
-    return _relay_upstream_error(attempt.resp, attempt.error_body, ctx, attempt.translation)
+    return relay_upstream_error(attempt.resp, attempt.error_body, ctx, attempt.translation)
 
 
 @dataclass(slots=True)
@@ -317,7 +284,7 @@ async def _first_chunk(resp: aiohttp.ClientResponse, by: float) -> bytes | Trans
 
 def upstream_headers(channel: Channel, client: Any, trace: Trace, *, same_api: bool) -> dict[str, str]:
     """Auth from config (the client's key is ignored unless passthrough_auth), provider headers, trace."""
-    headers = {"Content-Type": _JSON}
+    headers = {"Content-Type": JSON}
     if channel.passthrough_auth:
         for name in ("Authorization", "x-api-key"):
             value = client.get(name)
@@ -335,12 +302,6 @@ def upstream_headers(channel: Channel, client: Any, trace: Trace, *, same_api: b
     return headers
 
 
-def _transport_error(failure: TransportFailure, channel: Channel) -> GatewayError:
-    if failure.kind == "timeout":
-        return UpstreamTimeout(f"upstream {channel.name} timed out ({failure.detail})")
-    return UpstreamFailure(f"upstream {channel.name} failed ({failure.kind}: {failure.detail})")
-
-
 def _record_attempt(services: Services, ctx: Ctx, channel: Channel, status: int | None,
                     error: str | None, elapsed: float) -> None:
     ctx.attempts.append({"model": channel.model, "status": status, "error": error,
@@ -350,160 +311,6 @@ def _record_attempt(services: Services, ctx: Ctx, channel: Channel, status: int 
     services.metrics.upstream_duration.labels(channel.prefix).observe(elapsed)
     if status is not None and status < 400:
         services.latency.observe(channel.model, elapsed)  # time to the response headers: `prefer: fastest`
-
-
-def _relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, ctx: Ctx,
-                          translation: Translation | None) -> web.Response:
-    """Upstream non-2xx: same status; the body as sent, or re-rendered in the client's dialect."""
-    resp.release()
-    if translation is None:
-        return web.Response(status=resp.status, body=data,
-                            content_type=(resp.content_type or _JSON), headers=_trace_headers(ctx))
-    err = UpstreamFailure(_upstream_message(data) or f"upstream returned HTTP {resp.status}",
-                          status=resp.status, code=f"upstream_{resp.status}")
-    return _error_response(ctx.api, err, ctx)
-
-
-def _upstream_message(data: bytes) -> str | None:
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        return data[:500].decode("utf-8", errors="replace") or None
-    if isinstance(parsed, dict):
-        err = parsed.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"]
-        if isinstance(err, str):
-            return err
-        if isinstance(parsed.get("message"), str):
-            return parsed["message"]
-    return None
-
-
-async def relay_json(ctx: Ctx, services: Services, channel: Channel, resp: aiohttp.ClientResponse,
-                     translation: Translation | None) -> web.Response:
-    try:
-        async with asyncio.timeout_at(ctx.deadline):
-            data = await read_all(resp)
-    except TimeoutError:
-        resp.close()
-        raise UpstreamTimeout(f"upstream {channel.name} did not finish within the request deadline") from None
-    resp.release()
-    if isinstance(data, TransportFailure):
-        raise _transport_error(data, channel)
-    _count_usage(ctx, services, channel, data)
-    if translation is not None:
-        try:
-            parsed = json.loads(data)
-        except ValueError:
-            raise UpstreamFailure(f"upstream {channel.name} sent a body that is not JSON") from None
-        data = json.dumps(translation.response(parsed)).encode()
-    return web.Response(status=resp.status, body=data, content_type=_JSON, headers=_trace_headers(ctx))
-
-
-async def relay_stream(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
-                       resp: aiohttp.ClientResponse, translation: Translation | None,
-                       sent: float, *, head: bytes = b"") -> web.StreamResponse:
-    """Forward chunks as they arrive; an upstream failure after the first byte ends the stream with an
-    error event in the client's dialect, and a client that goes away closes the upstream at once."""
-    out = web.StreamResponse(status=resp.status, headers={
-        "Content-Type": "text/event-stream" if translation else (resp.headers.get("Content-Type")
-                                                                 or "text/event-stream"),
-        "Cache-Control": "no-cache", **_trace_headers(ctx)})
-    await out.prepare(request)
-    converter = translation.stream() if translation is not None else None
-    sniffer = _UsageSniffer()
-    loop = asyncio.get_running_loop()
-    idle = rt.timeouts.stream_idle
-    first = True
-    failure: str | None = None
-    try:
-        async with asyncio.timeout(None) as guard:
-            while True:
-                guard.reschedule(min(loop.time() + idle, ctx.deadline))
-                chunk = head or await resp.content.readany()
-                head = b""
-                if not chunk:
-                    break
-                if first:
-                    first = False
-                    services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - sent)
-                sniffer.feed(chunk)
-                if converter is not None:
-                    chunk = converter.feed(chunk)
-                    if not chunk:
-                        continue
-                await out.write(chunk)
-    except TimeoutError:
-        failure = "the upstream stream stalled or ran past the request deadline"
-    except (ConnectionResetError, asyncio.CancelledError):
-        resp.close()
-        raise
-    except STREAM_ERRORS as exc:
-        failure = f"the upstream connection failed mid-stream ({type(exc).__name__})"
-    if failure is not None:
-        resp.close()
-        tail = converter.error(failure) if converter is not None else stream_error_event(ctx.api, failure)
-    else:
-        resp.release()
-        tail = converter.finish() if converter is not None else b""
-    ctx.input_tokens, ctx.output_tokens = sniffer.input_tokens, sniffer.output_tokens
-    _count_tokens(services, channel, ctx)
-    try:
-        if tail:
-            await out.write(tail)
-        await out.write_eof()
-    except ConnectionResetError:
-        pass
-    return out
-
-
-class _UsageSniffer:
-    """Token counts from a stream's usage events, looking only at lines that mention usage."""
-
-    __slots__ = ("_tail", "input_tokens", "output_tokens")
-
-    def __init__(self) -> None:
-        self._tail = b""
-        self.input_tokens = 0
-        self.output_tokens = 0
-
-    def feed(self, chunk: bytes) -> None:
-        if b'"usage"' not in chunk and b"_tokens" not in self._tail:
-            self._tail = chunk[-256:]
-            return
-        data = self._tail + chunk
-        self._tail = chunk[-256:]
-        for m in _USAGE_IN.finditer(data):
-            self.input_tokens = max(self.input_tokens, int(m.group(1)))
-        for m in _USAGE_OUT.finditer(data):
-            self.output_tokens = max(self.output_tokens, int(m.group(1)))
-
-
-def _count_usage(ctx: Ctx, services: Services, channel: Channel, data: bytes) -> None:
-    m_in = _USAGE_IN.search(data)
-    m_out = _USAGE_OUT.search(data)
-    ctx.input_tokens = int(m_in.group(1)) if m_in else 0
-    ctx.output_tokens = int(m_out.group(1)) if m_out else 0
-    _count_tokens(services, channel, ctx)
-
-
-def _count_tokens(services: Services, channel: Channel, ctx: Ctx) -> None:
-    if ctx.input_tokens:
-        services.metrics.tokens.labels(channel.model, "input").inc(ctx.input_tokens)
-    if ctx.output_tokens:
-        services.metrics.tokens.labels(channel.model, "output").inc(ctx.output_tokens)
-    if ctx.gate is not None:
-        ctx.gate.count_tokens(channel, ctx.input_tokens + ctx.output_tokens)
-
-
-def _trace_headers(ctx: Ctx) -> dict[str, str]:
-    return {"X-Request-Id": ctx.request_id}
-
-
-def _error_response(api: str, err: GatewayError, ctx: Ctx) -> web.Response:
-    return web.Response(status=err.status, body=error_bytes(api, err), content_type=_JSON,
-                        headers=_trace_headers(ctx))
 
 
 def _record_decision(services: Services, ctx: Ctx, status: int, elapsed: float) -> None:

@@ -25,3 +25,4 @@ def test_an_id_with_backslashes_and_quotes_is_written_as_valid_json() -> None:
 
 def test_the_pattern_is_compiled_once_per_name() -> None:
     assert _model_pattern("local-code") is _model_pattern("local-code")
+
