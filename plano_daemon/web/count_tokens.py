@@ -2,7 +2,8 @@
 
 An Anthropic-interface channel answers exactly (the request is forwarded); any other channel gets an
 estimate of about four bytes a token, the same rule the router uses, since an OpenAI-style upstream
-has no counting endpoint.
+has no counting endpoint. Counting sends the whole conversation, so a channel the request's privacy
+class may not reach is never asked: it gets the estimate too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp import web
 from plano_daemon.catalog import MESSAGES, Channel
 from plano_daemon.config.known_providers import ANTHROPIC
 from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound
+from plano_daemon.policy.gate import RequestGate
 from plano_daemon.proxy import upstream_headers
 from plano_daemon.runtime import Gateway
 from plano_daemon.upstream import TransportFailure, read_all
@@ -48,7 +50,10 @@ async def count_tokens(request: web.Request) -> web.Response:
             channel = catalog.default
         if channel is None:
             raise ModelNotFound(f"model {model!r} is not configured", extra={"param": "model"})
-        if channel.interface == ANTHROPIC:
+        policy = gateway.runtime.policy
+        private = policy is not None and not RequestGate(policy=policy, budgets=None, store=None,
+                                                         headers=request.headers).allows(channel)
+        if channel.interface == ANTHROPIC and not private:
             exact = await _forward(gateway, channel, request, raw, body, trace)
             if exact is not None:
                 return exact

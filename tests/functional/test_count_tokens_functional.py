@@ -38,3 +38,21 @@ async def test_unknown_model_without_default_is_404(fake_upstream, gateway, anth
     with pytest.raises(anthropic.NotFoundError) as info:
         await anthropic_client(gw).messages.count_tokens(model="nope", messages=MESSAGES)
     assert info.value.body["error"]["type"] == "not_found_error"
+
+
+async def test_a_channel_the_privacy_class_may_not_reach_is_never_sent_the_prompt(
+        fake_upstream, gateway, anthropic_client) -> None:
+    from tests.functional.users_setup import KEYS, TRUSTED, users_setup
+
+    cfg, fakes = await users_setup(fake_upstream)
+    for p in cfg["model_providers"]:
+        if p["model"] == "openrouter/anthropic/claude-3.5-sonnet":
+            p["provider_interface"] = "anthropic"
+    fakes["openrouter"].script(reply_json({"input_tokens": 42}))
+    gw = await gateway(cfg, env=KEYS)
+    client = anthropic_client(gw)
+
+    local_only = await client.messages.count_tokens(model="cloud-general", messages=MESSAGES)
+    assert 150 < local_only.input_tokens < 300 and fakes["openrouter"].received == []
+    trusted = await client.messages.count_tokens(model="cloud-general", messages=MESSAGES, extra_headers=TRUSTED)
+    assert trusted.input_tokens == 42 and len(fakes["openrouter"].received) == 1
