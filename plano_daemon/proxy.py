@@ -37,6 +37,8 @@ from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
 from plano_daemon.wire.model_field import with_model
 from plano_daemon.wire.trace import Trace, trace_from_headers
 
+#: The status logged and counted for a request whose client went away (nginx's "client closed request").
+CLIENT_CLOSED = 499
 #: Client headers forwarded upstream when the client and upstream speak the same API.
 _FORWARDED_SAME_API = ("anthropic-beta", "anthropic-version", "openai-beta")
 
@@ -69,8 +71,11 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
     status = 500
     try:
         response = await _serve(request, rt, services, ctx)
-        status = response.status
+        status = CLIENT_CLOSED if ctx.client_closed else response.status
         return response
+    except asyncio.CancelledError:  # the client disconnected (aiohttp cancels the handler)
+        status = CLIENT_CLOSED
+        raise
     except GatewayError as err:
         status = err.status
         if isinstance(err, PolicyDenied):

@@ -115,25 +115,30 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
                 await out.write(chunk)
     except TimeoutError:
         failure = "the upstream stream stalled or ran past the request deadline"
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # our write to the client failed: it went away (upstream errors are aiohttp's)
+        resp.close()
+        ctx.client_closed = True
+        return out
+    except asyncio.CancelledError:
         resp.close()
         raise
     except STREAM_ERRORS as exc:
         failure = f"the upstream connection failed mid-stream ({type(exc).__name__})"
+    finally:  # what the upstream spent counts against budgets even when the client left early
+        ctx.input_tokens, ctx.output_tokens = sniffer.input_tokens, sniffer.output_tokens
+        _count_tokens(services, channel, ctx)
     if failure is not None:
         resp.close()
         tail = converter.error(failure) if converter is not None else stream_error_event(ctx.api, failure)
     else:
         resp.release()
         tail = converter.finish() if converter is not None else b""
-    ctx.input_tokens, ctx.output_tokens = sniffer.input_tokens, sniffer.output_tokens
-    _count_tokens(services, channel, ctx)
     try:
         if tail:
             await out.write(tail)
         await out.write_eof()
     except ConnectionResetError:
-        pass
+        ctx.client_closed = True
     return out
 
 

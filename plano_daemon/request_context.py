@@ -33,6 +33,7 @@ class Ctx:
     input_tokens: int = 0
     output_tokens: int = 0
     gate: RequestGate | None = None
+    client_closed: bool = False  # the client went away before its answer was complete
 
     @property
     def request_id(self) -> str:

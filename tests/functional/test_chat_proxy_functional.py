@@ -180,3 +180,47 @@ async def test_client_disconnect_cancels_upstream(fake_upstream, gateway):
                              json={"model": "openai/m", "messages": [{"role": "user", "content": "x"}]})
     async with asyncio.timeout(5):
         await cancelled.wait()
+
+
+async def test_client_leaving_mid_stream_is_a_499_and_its_tokens_still_count(fake_upstream, gateway,
+                                                                             anthropic_client):
+    import aiohttp
+    from aiohttp import web
+
+    from tests.fakes.upstream import anthropic_stream
+
+    up = await fake_upstream()
+    writes_failed = asyncio.Event()
+    start, block, delta = anthropic_stream("claude", "x")[:3]
+
+    async def endless(request, rec):
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        try:
+            await resp.write(start + block)
+            while True:
+                await resp.write(delta)
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:  # the fake's handler is cancelled when the gateway hangs up
+            writes_failed.set()
+            raise
+
+    up.script(endless)
+    gw = await gateway(config(provider("anthropic/claude", up),
+                              dubnium={"budgets": [{"target": "anthropic/claude", "daily_tokens": 1000}]}))
+    async with anthropic_client(gw).messages.stream(model="anthropic/claude", max_tokens=50,
+                                                    messages=[{"role": "user", "content": "x"}]) as stream:
+        async for event in stream:
+            if event.type == "content_block_delta":
+                break
+    async with asyncio.timeout(5):
+        await writes_failed.wait()
+        async with aiohttp.ClientSession() as s:
+            while True:
+                async with s.get(f"{gw.url}/metrics") as r:
+                    text = await r.text()
+                if 'plano_requests_total{handler="messages"' in text:
+                    break
+                await asyncio.sleep(0.01)
+    assert 'plano_requests_total{handler="messages",method="POST",status_class="4xx"} 1.0' in text
+    assert 'plano_budget_usage{kind="tokens",target="anthropic/claude"} 11.0' in text
