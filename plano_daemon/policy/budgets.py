@@ -187,11 +187,21 @@ class BudgetStore:
         self._pending = loop.call_later(FLUSH_DELAY_SECONDS, self.flush)
 
     def flush(self) -> None:
-        """Write the counts atomically if they changed: a crash leaves the old file or the new one."""
+        """Write the counts atomically if they changed: a crash leaves the old file or the new one. A write
+        that fails is logged and retried with the next count (this runs as a loop callback and at shutdown,
+        where an exception would only lose the rest of the teardown); the counts stay in memory meanwhile."""
         self._pending = None
         if not self._dirty:
             return
+        try:
+            self._write()
+        except OSError as exc:
+            self.problem = f"{self.path}: cannot save budget state ({exc.strerror or type(exc).__name__})"
+            LOG.error("%s; counts kept in memory", self.problem)
+            return
         self._dirty = False
+
+    def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".budgets.", dir=self.path.parent)
         try:
@@ -202,7 +212,6 @@ class BudgetStore:
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
-            self._dirty = True
             raise
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:

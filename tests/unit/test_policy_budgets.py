@@ -146,3 +146,17 @@ def test_gauge_rows_cover_every_target_and_kind_and_read_zero_on_a_new_day(budge
                                            ("local/coder", "requests", 0), ("local/coder", "tokens", 0)]
     day[0] = "2025-01-02"
     assert {total for _, _, total in budgets.rows(store.today())} == {0}
+
+
+def test_an_unwritable_state_dir_is_reported_and_counts_are_kept(tmp_path: Path, budgets: Budgets,
+                                                                 catalog: Catalog) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state directory should be")
+    store = BudgetStore(blocker / "budgets.json", today=Day())
+    store.record(budgets, ch(catalog, "cloud/big"), requests=1)  # no loop: written at once, and fails
+    store.close()
+    assert store.problem is not None and "cannot save budget state" in store.problem
+    assert store.usage.get("cloud/*", "requests") == 1
+    blocker.unlink()
+    store.record(budgets, ch(catalog, "cloud/big"), requests=1)
+    assert json.loads((blocker / "budgets.json").read_text())["usage"]["cloud/*"]["requests"] == 2
