@@ -256,6 +256,17 @@ class MetricsSettings(Strict):
     #: `host:port` for a separate loopback metrics listener; None serves /metrics on each model listener.
     listen: str | None = None
 
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        """Checked here, so a typo is a validation error, not a traceback when the listener binds."""
+        if v is None:
+            return v
+        _, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"expected host:port (like 127.0.0.1:9464), got {v!r}")
+        return v
+
 
 class LedgerSettings(Strict):
     enabled: bool = True

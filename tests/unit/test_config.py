@@ -157,3 +157,12 @@ def test_validate_cli_missing_file_exits_2(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "plano_daemon", "validate", "--config",
                              str(tmp_path / "absent.yaml")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+@pytest.mark.parametrize("listen", ["localhost", "127.0.0.1:metrics", "127.0.0.1:70000"])
+def test_a_metrics_listen_that_is_not_host_port_is_a_validation_error(listen: str) -> None:
+    text = yaml.safe_dump({"listeners": [{"port": 0}], "dubnium": {"metrics": {"listen": listen}},
+                           "model_providers": [{"model": "local/m", "base_url": "http://127.0.0.1:8000/v1"}]})
+    with pytest.raises(ConfigError) as info:
+        load_config(None, text=text, environ={})
+    assert any(p.startswith("dubnium.metrics.listen: expected host:port") for p in info.value.problems)
