@@ -162,15 +162,39 @@ def _path(loc: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
+#: Plano settings a config may carry that this gateway accepts but does not act on, and what to use instead.
+_NOT_ACTED_ON = {
+    "ratelimits": "rate limits are not enforced (daily caps: dubnium.budgets)",
+    "prompt_guards": "prompt guards are not applied",
+    "tracing": "no spans are exported (the W3C traceparent is read and propagated upstream)",
+    "state_storage": "no responses are stored (previous_response_id reaches only a Responses-API upstream)",
+    "routing.llm_provider": "the router model is overrides.llm_routing_model",
+    "routing.model": "the router model is overrides.llm_routing_model",
+    "routing.session_cache": "session pins are kept in memory (routing.session_ttl_seconds, session_max_entries)",
+    **{key: "prompt-gateway settings are not served (only model listeners are)"
+       for key in ("system_prompt", "prompt_targets", "endpoints", "agents", "filters", "mode")},
+}
+#: Fields of prompt/agent listeners; on a model listener they do nothing.
+_PROMPT_LISTENER_FIELDS = ("router", "max_retries", "agents", "input_filters", "output_filters")
+
+
 def _warnings(cfg: Config) -> list[str]:
+    """Problems that do not stop serving, so that nothing a user sets is ignored without a word."""
     out: list[str] = []
     for i, listener in enumerate(cfg.listeners):
         if listener.type != "model":
             out.append(f"listeners[{i}]: {listener.type} listener {listener.name!r} is accepted but not "
                        "served (only model listeners are)")
-        elif not is_loopback(listener.address):
+            continue
+        if not is_loopback(listener.address):
             out.append(f"listeners[{i}].address: {listener.address} is not loopback; the gateway is "
                        "reachable from other hosts")
+        out.extend(f"listeners[{i}].{name}: ignored on a model listener"
+                   for name in _PROMPT_LISTENER_FIELDS if getattr(listener, name) is not None)
+    for where, why in _NOT_ACTED_ON.items():
+        section, _, name = where.rpartition(".")
+        if getattr(getattr(cfg, section) if section else cfg, name) is not None:
+            out.append(f"{where}: accepted but not acted on; {why}")
     return out
 
 

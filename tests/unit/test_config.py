@@ -166,3 +166,17 @@ def test_a_metrics_listen_that_is_not_host_port_is_a_validation_error(listen: st
     with pytest.raises(ConfigError) as info:
         load_config(None, text=text, environ={})
     assert any(p.startswith("dubnium.metrics.listen: expected host:port") for p in info.value.problems)
+
+
+def test_plano_settings_the_gateway_does_not_act_on_are_named_at_load() -> None:
+    text = yaml.safe_dump({
+        "listeners": [{"port": 0, "max_retries": 3}],
+        "model_providers": [{"model": "local/m", "base_url": "http://127.0.0.1:8000/v1"}],
+        "ratelimits": [{"model": "local/m", "limit": 10}], "prompt_guards": {"input_guards": {}},
+        "routing": {"model": "Arch-Router", "session_cache": {"type": "redis"}}})
+    warnings = load_config(None, text=text, environ={}).warnings
+    for where in ("listeners[0].max_retries", "ratelimits", "prompt_guards", "routing.model", "routing.session_cache"):
+        assert any(w.startswith(f"{where}: ") for w in warnings), where
+    plain = yaml.safe_dump({"listeners": [{"port": 0}],
+                            "model_providers": [{"model": "local/m", "base_url": "http://127.0.0.1:8000/v1"}]})
+    assert load_config(None, text=plain, environ={}).warnings == []
