@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from plano_daemon.config.load import LoadedConfig, load_config
+from plano_daemon.config.schema import Config
 from plano_daemon.errors import ConfigError
 from plano_daemon.logs import LOG
 from plano_daemon.runtime import Gateway, build_gateway
@@ -71,9 +72,9 @@ class Server:
             metrics.config_reloads.labels("rejected").inc()
             self.notifier.ready(f"reload rejected, serving the previous config; {self.status_line()}")
             return False
-        old = self.gateway.runtime.config
-        if [(x.address, x.port) for x in old.listeners] != [(x.address, x.port) for x in loaded.config.listeners]:
-            LOG.warning("reload: listener addresses changed; they take effect on restart")
+        changed = restart_only_changes(self.gateway.runtime.config, loaded.config)
+        if changed:
+            LOG.warning("reload: %s changed; the change takes effect on restart", ", ".join(changed))
         for warning in loaded.warnings:
             LOG.warning("%s", warning)
         self.gateway.swap(loaded)
@@ -89,6 +90,15 @@ class Server:
             await runner.cleanup()
         self.runners.clear()
         await self.gateway.services.close()
+
+
+def restart_only_changes(old: Config, new: Config) -> list[str]:
+    """Settings bound when the listeners started (sockets, body limit, deadlines, drain, metrics listener,
+    ledger writer): a reload leaves them as they were, so say which of them the new file changes."""
+    pairs = {"listeners": (old.listeners, new.listeners),
+             **{f"dubnium.{name}": (getattr(old.dubnium, name), getattr(new.dubnium, name))
+                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger")}}
+    return [where for where, (before, after) in pairs.items() if before != after]
 
 
 async def run(loaded: LoadedConfig, *, config_path: str | None, env_files: Sequence[str],

@@ -106,3 +106,20 @@ async def test_one_access_line_per_request_without_prompt_or_key(gw, openai_clie
     assert (entry["requested"], entry["resolved"], entry["status"]) == ("fast", "openai/m", 200)
     assert len(entry["request_id"]) == 32 and entry["attempts"][0]["status"] == 200
     assert "private prompt" not in lines[0] and "key-for-" not in lines[0]
+
+
+async def test_reload_names_the_settings_that_need_a_restart(fake_upstream, gateway, caplog) -> None:
+    import yaml
+
+    from tests.conftest import load_text
+
+    up = await fake_upstream()
+    cfg = config(provider("openai/m", up))
+    gw = await gateway(cfg)
+    cfg["listeners"][0]["timeout"] = "10s"
+    cfg["dubnium"] = {"max_body_bytes": 4096, "ledger": {"enabled": False}}
+    gw.server.loader = lambda: load_text(yaml.safe_dump(cfg))
+    with caplog.at_level(logging.WARNING, logger="plano_daemon"):
+        assert gw.server.reload()
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reload:")]
+    assert "listeners, dubnium.max_body_bytes, dubnium.ledger changed" in line
