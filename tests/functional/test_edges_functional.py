@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import config, provider
+from tests.fakes.upstream import chat_completion
 
 
 @pytest.fixture
@@ -123,3 +124,47 @@ async def test_reload_names_the_settings_that_need_a_restart(fake_upstream, gate
         assert gw.server.reload()
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("reload:")]
     assert "listeners, dubnium.max_body_bytes, dubnium.ledger changed" in line
+
+
+async def test_stop_closes_every_listener_while_one_is_still_draining(fake_upstream, gateway) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    up = await fake_upstream()
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def held(request, rec):
+        arrived.set()
+        await release.wait()
+        return web.json_response(chat_completion("m", "done"))
+
+    up.script(held)
+    listener = {"type": "model", "address": "127.0.0.1", "port": 0}
+    cfg = config(provider("openai/m", up))
+    cfg["listeners"] = [{**listener, "name": "first"}, {**listener, "name": "second", "address": "127.0.0.2"}]
+    gw = await gateway(cfg)
+    first, second = gw.server.addresses
+    body = {"model": "openai/m", "messages": [{"role": "user", "content": "x"}]}
+
+    async def accepts(address: tuple[str, int]) -> bool:
+        try:
+            _, writer = await asyncio.open_connection(*address)
+        except OSError:
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    async with aiohttp.ClientSession() as s:
+        in_flight = asyncio.create_task(s.post("http://127.0.0.2:%d/v1/chat/completions" % second[1], json=body))
+        await arrived.wait()
+        stopping = asyncio.create_task(gw.server.stop())
+        for _ in range(5):  # a few loop steps, no waiting: stop() closes the sites before it drains
+            await asyncio.sleep(0)
+        assert not await accepts(second)
+        assert not await accepts(first)  # not still taking requests while the second drains
+        release.set()
+        async with await in_flight as resp:
+            assert resp.status == 200  # the in-flight request finished
+        await stopping
