@@ -10,7 +10,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -48,10 +48,8 @@ class Choice:
     """The outcome of routing and policy: who to try first, and the facts that led there."""
 
     channel: Channel
-    requested: str
     route: str | None = None
     router: str = "none"
-    ranked: list[str] = field(default_factory=list)
     #: Policy (issue 6) narrows the failover candidates with this; None = every channel is eligible.
     eligible: Callable[[Channel], bool] | None = None
 
@@ -63,8 +61,7 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
     services = gateway.services
     loop = asyncio.get_running_loop()
     now = loop.time()
-    ctx = Ctx(api=api, trace=trace_from_headers(request.headers), started=now,
-              deadline=now + request.app[LISTENER_TIMEOUT])
+    ctx = Ctx(api=api, trace=trace_from_headers(request.headers), deadline=now + request.app[LISTENER_TIMEOUT])
     metrics = services.metrics
     metrics.in_flight.inc()
     started = time.perf_counter()  # loop.time() under uvloop counts whole milliseconds
@@ -162,8 +159,7 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     ctx.candidates = gate.names((*routed.models, name), resolve)
     gate.admit(channel)
     ctx.ranked = gate.names(allowed or (name,), resolve)
-    return Choice(channel=channel, requested=requested, route=routed.route, router=routed.router,
-                  ranked=list(routed.models), eligible=gate.allows)
+    return Choice(channel=channel, route=routed.route, router=routed.router, eligible=gate.allows)
 
 
 async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, choice: Choice,

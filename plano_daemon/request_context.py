@@ -16,7 +16,6 @@ class Ctx:
 
     api: str
     trace: Trace
-    started: float
     deadline: float
     requested: str | None = None
     stream: bool = False

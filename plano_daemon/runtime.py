@@ -26,7 +26,6 @@ from plano_daemon.upstream import UpstreamPool
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    connect: float
     first_byte: float
     stream_idle: float
 
@@ -46,7 +45,7 @@ class Runtime:
         return self.loaded.config
 
 
-def build_runtime(loaded: LoadedConfig, services: Services) -> Runtime:
+def build_runtime(loaded: LoadedConfig) -> Runtime:
     cfg = loaded.config
     catalog = Catalog(cfg)
     profile = loaded.profile
@@ -56,8 +55,7 @@ def build_runtime(loaded: LoadedConfig, services: Services) -> Runtime:
     return Runtime(
         loaded=loaded,
         catalog=catalog,
-        timeouts=Timeouts(connect=cfg.overrides.upstream_connect_timeout,
-                          first_byte=cfg.dubnium.timeouts.first_byte,
+        timeouts=Timeouts(first_byte=cfg.dubnium.timeouts.first_byte,
                           stream_idle=cfg.dubnium.timeouts.stream_idle),
         routing=RoutingEngine(cfg, catalog, key_headers=keys, cost=policy.cost_rank if policy is not None else None),
         policy=policy,
@@ -120,7 +118,7 @@ class Gateway:
         self.services.health.configure(loaded.config.dubnium.health)
         self.services.pins.configure(ttl=loaded.config.routing.session_ttl_seconds,
                                      max_entries=loaded.config.routing.session_max_entries)
-        self.runtime = build_runtime(loaded, self.services)
+        self.runtime = build_runtime(loaded)
         self.publish_budget_usage()
 
     def publish_budget_usage(self) -> None:
@@ -138,6 +136,6 @@ class Gateway:
 
 def build_gateway(loaded: LoadedConfig) -> Gateway:
     services = build_services(loaded)
-    gateway = Gateway(services=services, runtime=build_runtime(loaded, services))
+    gateway = Gateway(services=services, runtime=build_runtime(loaded))
     gateway.publish_budget_usage()
     return gateway

@@ -62,8 +62,6 @@ class UpstreamPool:
             return TransportFailure("timeout", "connect timed out")
         except aiohttp.ClientConnectorError as exc:
             return TransportFailure("connect", f"cannot connect to {exc.host}:{exc.port}")
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, aiohttp.ClientPayloadError) as exc:
-            return TransportFailure("reset", type(exc).__name__)
         except aiohttp.ClientError as exc:
             return TransportFailure("reset", type(exc).__name__)
 
@@ -76,12 +74,9 @@ async def read_all(resp: aiohttp.ClientResponse) -> bytes | TransportFailure:
     """The whole body, or the failure that cut it short (the caller bounds the time)."""
     try:
         return await resp.read()
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-        return TransportFailure("reset", type(exc).__name__)
     except aiohttp.ClientError as exc:
         return TransportFailure("reset", type(exc).__name__)
 
 
-#: Errors reading a stream body that mean the upstream went away mid-stream.
-STREAM_ERRORS = (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
-                 aiohttp.ClientError)
+#: Errors reading a stream body that mean the upstream went away mid-stream (payload cut, disconnect, reset).
+STREAM_ERRORS = aiohttp.ClientError

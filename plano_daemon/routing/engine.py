@@ -40,7 +40,6 @@ class RoutingResult:
     session_id: str | None = None
     pinned: bool = False
     router_failure: str | None = None  # why the router model did not decide, when it was asked
-    elapsed: float = 0.0
 
     @property
     def model(self) -> str | None:
@@ -125,7 +124,7 @@ class RoutingEngine:
         ctx.metrics.router_decisions.labels(name or "none", models[0] if models else "none", backend).inc()
         if key is not None and models:
             ctx.pins.put(key, model=models[0], route=name, models=models)
-        return RoutingResult(name, models, backend, key, router_failure=failure, elapsed=elapsed)
+        return RoutingResult(name, models, backend, key, router_failure=failure)
 
 
     def rank(self, route: Route, latency: Latency | None = None) -> tuple[str, ...]:
