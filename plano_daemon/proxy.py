@@ -136,15 +136,16 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
                  body: dict[str, Any]) -> Choice:
     """Routing decision, then model resolution, then policy (which may only narrow)."""
     requested = body["model"]
-    routed = await rt.routing.route(body, request.headers, RoutingContext(services.pool, services.pins,
-                                                                          services.metrics, services.latency))
-    ctx.route, ctx.router = routed.route, routed.router
-    ctx.affinity_key, ctx.router_error = routed.session_id, routed.router_failure
-    resolve = rt.catalog.resolve
     usage = services.metrics.budget_usage
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
                                   headers=request.headers,
                                   on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
+    routed = await rt.routing.route(body, request.headers, RoutingContext(
+        services.pool, services.pins, services.metrics, services.latency,
+        may_see=gate.may_see if rt.policy is not None else None))
+    ctx.route, ctx.router = routed.route, routed.router
+    ctx.affinity_key, ctx.router_error = routed.session_id, routed.router_failure
+    resolve = rt.catalog.resolve
     name = requested
     allowed: tuple[str, ...] = ()
     if routed.router != NOT_ROUTED:  # SPEC §4.3: routed model, else requested, else the default provider

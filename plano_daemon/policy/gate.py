@@ -104,6 +104,11 @@ class RequestGate:
         self._accept(channel)
         return True
 
+    def may_see(self, channel: Channel) -> bool:
+        """Whether this request's conversation may be sent to `channel` at all (privacy only): asked for the
+        router model, which reads the prompt without being a candidate to answer it."""
+        return not self._privacy_reasons(channel, record=False)
+
     def permitted(self, reason: str | None) -> bool:
         """Only the profile's allowed fallback reasons may lead to another attempt."""
         return self._policy.fallback_permitted(reason) if self._policy else True

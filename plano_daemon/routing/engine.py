@@ -57,6 +57,8 @@ class RoutingContext:
     pins: SessionPins
     metrics: Metrics
     latency: Latency | None = None  # observed upstream latency, for `prefer: fastest`
+    #: The request's privacy check (policy gate): a router model it may not reach is not asked.
+    may_see: Callable[[Channel], bool] | None = None
 
 
 class RoutingEngine:
@@ -101,7 +103,9 @@ class RoutingEngine:
         failure: str | None = None
         name: str | None = None
         backend = EMBEDDED
-        if self.llm_channel is not None:
+        if self.llm_channel is not None and ctx.may_see is not None and not ctx.may_see(self.llm_channel):
+            failure = "withheld_by_privacy_policy"  # the embedded router decides without sending the prompt
+        elif self.llm_channel is not None:
             prompt = build_prompt(routes, turns, template=self.template, context_tokens=self.context_tokens)
             answer = await ask_router_model(ctx.pool, self.llm_channel, prompt, timeout=self.timeout)
             if isinstance(answer, RouterFailure):

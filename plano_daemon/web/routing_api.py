@@ -53,10 +53,10 @@ async def _decide(request: web.Request, api: str) -> web.Response:
     status = 200
     try:
         _, body = await read_json_object(request)
-        result = await rt.routing.route(body, request.headers,
-                                        RoutingContext(services.pool, services.pins, services.metrics,
-                                                       services.latency))
         gate = RequestGate(policy=rt.policy, budgets=None, store=None, headers=request.headers)
+        result = await rt.routing.route(body, request.headers, RoutingContext(
+            services.pool, services.pins, services.metrics, services.latency,
+            may_see=gate.may_see if rt.policy is not None else None))
         resolve = rt.catalog.resolve
         allowed = gate.narrow(result.models, resolve) if rt.policy is not None else result.models
         if services.ledger is not None:

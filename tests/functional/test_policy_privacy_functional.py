@@ -135,3 +135,22 @@ async def test_a_failure_reason_the_profile_forbids_ends_the_request(fake_upstre
         await openai_client(gw).chat.completions.create(model="cloud-general", messages=GENERAL,
                                                         extra_headers=TRUSTED)
     assert len(fakes["openrouter"].received) == 1 and not fakes["nous"].received
+
+
+async def test_a_router_model_outside_the_boundary_never_sees_a_local_only_prompt(
+        fake_upstream, gateway, openai_client, state_directory):
+    cfg, fakes = await users_setup(fake_upstream)
+    cfg["overrides"] = {"llm_routing_model": "cloud-general"}  # a cloud router model (trusted_cloud)
+    gw = await gateway(cfg, env=KEYS)
+    client = openai_client(gw)
+
+    await client.chat.completions.create(model="local-code", messages=PLANNING)
+    assert cloud_traffic(fakes) == 0 and len(fakes["local"].received) == 1
+
+    await client.chat.completions.create(model="local-code", messages=PLANNING, extra_headers=TRUSTED)
+    router_calls = [r for r in fakes["openrouter"].received if r.json.get("temperature") == 0.01]
+    assert len(router_calls) == 1
+
+    await gw.server.gateway.services.ledger.close()
+    first = ledger_records(state_directory)[0]
+    assert (first["router"], first["router_error"]) == ("embedded", "withheld_by_privacy_policy")
