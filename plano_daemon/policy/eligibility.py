@@ -17,7 +17,7 @@ from what routing and failover would have used; nothing adds one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plano_daemon.catalog import Catalog, Channel
@@ -67,17 +67,6 @@ class Verdict:
         if info.boundary not in self.class_boundaries:
             return [f"boundary {info.boundary} not allowed for privacy_class {self.request.privacy_class}"]
         return [f"boundary {info.boundary} excluded by rule {', '.join(self.narrowed_by)}"]
-
-    def allows(self, info: SourceInfo) -> bool:
-        return info.boundary in self.boundaries
-
-
-@dataclass(frozen=True, slots=True)
-class Screening:
-    """Candidates split for the ledger: eligible in the order given, rejected with reasons."""
-
-    eligible: tuple[str, ...]
-    rejected: dict[str, list[str]]
 
 
 class Policy:
@@ -141,21 +130,6 @@ class Policy:
             allowed &= keep
         return Verdict(request=request, boundaries=frozenset(b for b in BOUNDARIES if b in allowed),
                        class_boundaries=by_class, narrowed_by=tuple(narrowed), preferred_costs=tuple(preferred))
-
-    def eligible(self, verdict: Verdict, channel: Channel) -> bool:
-        return verdict.allows(self.source(channel))
-
-    def screen(self, verdict: Verdict, channels: Iterable[Channel]) -> Screening:
-        eligible: list[str] = []
-        rejected: dict[str, list[str]] = {}
-        for ch in channels:
-            info = self.source(ch)
-            reasons = verdict.reasons(info)
-            if reasons:
-                rejected.setdefault(info.name, reasons)
-            elif info.name not in eligible:
-                eligible.append(info.name)
-        return Screening(tuple(eligible), rejected)
 
     def rank(self, verdict: Verdict, channels: Sequence[Channel]) -> list[Channel]:
         """`prefer` rules: channels of a preferred cost class first, otherwise the order given."""

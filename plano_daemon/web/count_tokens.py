@@ -52,7 +52,7 @@ async def count_tokens(request: web.Request) -> web.Response:
             raise ModelNotFound(f"model {model!r} is not configured", extra={"param": "model"})
         policy = gateway.runtime.policy
         private = policy is not None and not RequestGate(policy=policy, budgets=None, store=None,
-                                                         headers=request.headers).allows(channel)
+                                                         headers=request.headers).may_see(channel)
         if channel.interface == ANTHROPIC and not private:
             exact = await _forward(gateway, channel, request, raw, body, trace)
             if exact is not None:
@@ -65,7 +65,7 @@ async def count_tokens(request: web.Request) -> web.Response:
 
 async def _forward(gateway: Gateway, channel: Channel, request: web.Request, raw: bytes, body: dict[str, Any],
                    trace: Trace) -> web.Response | None:
-    """The upstream's own count, or None (then we estimate) when it cannot be reached in time."""
+    """The upstream's own count, or None (then we estimate) when it cannot be had."""
     headers = upstream_headers(channel, request.headers, trace, same_api=True)
     timeouts = gateway.runtime.timeouts
     result = await gateway.services.pool.send(
@@ -80,7 +80,7 @@ async def _forward(gateway: Gateway, channel: Channel, request: web.Request, raw
         result.close()
         return None
     result.release()
-    if isinstance(data, TransportFailure):
-        return None
+    if isinstance(data, TransportFailure) or result.status == 404 or result.status >= 500:
+        return None  # unreachable, or an Anthropic-style upstream without the counting endpoint
     return web.Response(status=result.status, body=data, content_type="application/json",
                         headers={"X-Request-Id": trace.trace_id})

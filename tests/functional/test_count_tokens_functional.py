@@ -56,3 +56,14 @@ async def test_a_channel_the_privacy_class_may_not_reach_is_never_sent_the_promp
     assert 150 < local_only.input_tokens < 300 and fakes["openrouter"].received == []
     trusted = await client.messages.count_tokens(model="cloud-general", messages=MESSAGES, extra_headers=TRUSTED)
     assert trusted.input_tokens == 42 and len(fakes["openrouter"].received) == 1
+
+
+async def test_an_upstream_without_the_endpoint_gets_an_estimate(fake_upstream, gateway, anthropic_client) -> None:
+    from tests.fakes.upstream import reply_status
+
+    up = await fake_upstream()
+    up.script(reply_status(404))
+    gw = await gateway(config(provider("anthropic/claude-sonnet-4-5", up)))
+    result = await anthropic_client(gw).messages.count_tokens(model="anthropic/claude-sonnet-4-5",
+                                                              messages=MESSAGES)
+    assert 150 < result.input_tokens < 300 and len(up.received) == 1

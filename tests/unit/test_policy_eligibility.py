@@ -105,7 +105,7 @@ def test_require_local_rule_narrows_a_cloud_class_for_private_code(policy: Polic
     assert v.boundaries == {"local"} and v.narrowed_by == ("private-code-local-only",)
     cloud = policy.source(ch(catalog, "cloud-general"))
     assert v.reasons(cloud) == ["boundary trusted_cloud excluded by rule private-code-local-only"]
-    assert policy.eligible(v, ch(catalog, "local-code"))
+    assert v.reasons(policy.source(ch(catalog, "local-code"))) == []
 
 
 def test_allow_rule_caps_a_class_and_never_extends_one(policy: Policy) -> None:
@@ -121,15 +121,6 @@ def test_prefer_rule_reorders_without_filtering(policy: Policy, catalog: Catalog
     assert [c.model for c in ranked] == [
         "opencode/default", "openai/qwen2.5-coder-14b-instruct", "openrouter/anthropic/claude-3.5-sonnet"]
     assert v.boundaries == {"local", "trusted_cloud", "public_cloud"}
-
-
-def test_screen_splits_candidates_for_the_ledger(policy: Policy, catalog: Catalog) -> None:
-    v = policy.verdict(policy.classify({}))
-    s = policy.screen(v, [ch(catalog, n) for n in ("cloud-general", "local-code", "fast-local", "planning")])
-    assert s.eligible == ("dubnium-local-code",)
-    assert s.rejected == {
-        "openrouter-cloud-general": ["boundary trusted_cloud not allowed for privacy_class local_only"],
-        "nvidia-planning": ["boundary trusted_cloud not allowed for privacy_class local_only"]}
 
 
 def test_only_the_profiles_allowed_reasons_permit_a_fallback(policy: Policy) -> None:
