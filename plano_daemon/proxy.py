@@ -20,7 +20,7 @@ from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
 from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound, PolicyDenied
 from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
 from plano_daemon.ledger import decision_record
-from plano_daemon.logs import access_line
+from plano_daemon.logs import LOG, access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.relay import JSON, error_response, relay_json, relay_stream, relay_upstream_error
@@ -78,6 +78,9 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
         if isinstance(err, PolicyDenied):
             metrics.policy_denials.labels(err.code).inc()
         return error_response(api, err, ctx)
+    except Exception:  # a bug of ours: logged with its traceback, answered as JSON in the client's dialect
+        LOG.exception("internal error serving request %s", ctx.request_id)
+        return error_response(api, GatewayError("internal error in the gateway; see its log"), ctx)
     finally:
         metrics.in_flight.dec()
         # aiohttp writes a returned response in this same task step, so a callback scheduled now runs
@@ -248,20 +251,24 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
         _record_attempt(services, ctx, channel, None, result.kind, time.perf_counter() - sent)
         return _Attempt(channel, translation, sent, classify(failure=result))
     _record_attempt(services, ctx, channel, result.status, None, time.perf_counter() - sent)
-    if result.status >= 400:
-        data = await _read_error_body(result, ctx.deadline)
-        outcome = classify(status=result.status, headers=result.headers, body=data, retry_codes=retry_codes,
-                           now=time.time())
-        return _Attempt(channel, translation, sent, outcome, resp=result, error_body=data)
-    answered = _Attempt(channel, translation, sent, classify(status=result.status), resp=result)
-    if ctx.stream:
-        head = await _first_chunk(result, first_byte_by)
-        if isinstance(head, TransportFailure):
-            result.close()
-            ctx.attempts[-1]["error"] = head.kind
-            return _Attempt(channel, translation, sent, classify(failure=head))
-        answered.head = head
-    return answered
+    try:
+        if result.status >= 400:
+            data = await _read_error_body(result, ctx.deadline)
+            outcome = classify(status=result.status, headers=result.headers, body=data,
+                               retry_codes=retry_codes, now=time.time())
+            return _Attempt(channel, translation, sent, outcome, resp=result, error_body=data)
+        answered = _Attempt(channel, translation, sent, classify(status=result.status), resp=result)
+        if ctx.stream:
+            head = await _first_chunk(result, first_byte_by)
+            if isinstance(head, TransportFailure):
+                result.close()
+                ctx.attempts[-1]["error"] = head.kind
+                return _Attempt(channel, translation, sent, classify(failure=head))
+            answered.head = head
+        return answered
+    except BaseException:  # the client left while we waited: drop the upstream connection now
+        result.close()
+        raise
 
 
 async def _read_error_body(resp: aiohttp.ClientResponse, deadline: float) -> bytes:

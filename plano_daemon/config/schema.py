@@ -371,7 +371,7 @@ class Config(Strict):
         ports: dict[tuple[str, int], str] = {}
         for i, listener in enumerate(self.listeners):
             key = (listener.address, listener.port)
-            if listener.type == "model" and key in ports:
+            if listener.type == "model" and listener.port != 0 and key in ports:  # 0: any free port
                 problems.append(f"listeners[{i}].port: {listener.address}:{listener.port} is already "
                                 f"used by listener {ports[key]!r}")
             ports[key] = listener.name

@@ -168,3 +168,20 @@ async def test_stop_closes_every_listener_while_one_is_still_draining(fake_upstr
         async with await in_flight as resp:
             assert resp.status == 200  # the in-flight request finished
         await stopping
+
+
+async def test_a_bug_of_ours_is_a_json_500_in_the_clients_dialect(gw, monkeypatch, caplog) -> None:
+    import plano_daemon.proxy
+
+    def broken(client_api: str, upstream_api: str) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(plano_daemon.proxy, "translation_for", broken)
+    caplog.set_level(logging.ERROR, logger="plano_daemon")
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{gw.url}/v1/messages", json={
+                "model": "openai/m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}) as resp:
+            data = await resp.json()
+    assert resp.status == 500
+    assert data["type"] == "error" and "internal error" in data["error"]["message"]
+    assert "simulated bug" in caplog.text
