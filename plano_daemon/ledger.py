@@ -138,7 +138,9 @@ class LedgerWriter:
             await asyncio.sleep(self._interval)
             if self._pending:
                 try:
-                    await self.flush()
+                    # Shielded: cancelling this task (close) must not abandon a write its thread still
+                    # does; the lock then makes close's own flush wait for it.
+                    await asyncio.shield(self.flush())
                 except OSError as exc:
                     LOG.error("route ledger %s: cannot write (%s); records dropped", self.path, exc.strerror)
 
@@ -149,5 +151,7 @@ class LedgerWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        with contextlib.suppress(OSError):
+        try:
             await self.flush()
+        except OSError as exc:
+            LOG.error("route ledger %s: cannot write (%s); records dropped", self.path, exc.strerror)

@@ -71,3 +71,13 @@ async def test_close_flushes_what_is_queued(tmp_path: Path):
 def test_path_comes_from_settings_else_the_state_directory(tmp_path: Path):
     assert ledger_path(LedgerSettings(), tmp_path) == tmp_path / "route-decisions.jsonl"
     assert ledger_path(LedgerSettings(path=str(tmp_path / "x.jsonl")), Path("/nope")) == tmp_path / "x.jsonl"
+
+
+async def test_close_on_an_unwritable_path_logs_and_does_not_raise(tmp_path: Path, caplog):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    writer = LedgerWriter(blocker / "route-decisions.jsonl", max_bytes=1 << 20, backups=1)
+    writer.append(decision_record(request_id="r1", timestamp=0.0, route=None, requested_model="m",
+                                  selected="m", candidates=["m"], ranked=["m"], router="none"))
+    await writer.close()
+    assert "cannot write" in caplog.text and "records dropped" in caplog.text
