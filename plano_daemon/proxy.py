@@ -77,10 +77,10 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
         status = err.status
         if isinstance(err, PolicyDenied):
             metrics.policy_denials.labels(err.code).inc()
-        return error_response(api, err, ctx)
+        return error_response(api, err, ctx.request_id)
     except Exception:  # a bug of ours: logged with its traceback, answered as JSON in the client's dialect
         LOG.exception("internal error serving request %s", ctx.request_id)
-        return error_response(api, GatewayError("internal error in the gateway; see its log"), ctx)
+        return error_response(api, GatewayError("internal error in the gateway; see its log"), ctx.request_id)
     finally:
         metrics.in_flight.dec()
         # aiohttp writes a returned response in this same task step, so a callback scheduled now runs

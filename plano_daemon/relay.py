@@ -40,7 +40,7 @@ def relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, ctx: Ctx,
                             content_type=(resp.content_type or JSON), headers=trace_headers(ctx))
     err = UpstreamFailure(_upstream_message(data) or f"upstream returned HTTP {resp.status}",
                           status=resp.status, code=f"upstream_{resp.status}")
-    return error_response(ctx.api, err, ctx)
+    return error_response(ctx.api, err, ctx.request_id)
 
 
 def _upstream_message(data: bytes) -> str | None:
@@ -189,6 +189,7 @@ def trace_headers(ctx: Ctx) -> dict[str, str]:
     return {"X-Request-Id": ctx.request_id}
 
 
-def error_response(api: str, err: GatewayError, ctx: Ctx) -> web.Response:
+def error_response(api: str, err: GatewayError, request_id: str) -> web.Response:
+    """A gateway error as JSON in the client's dialect, named by the request's id."""
     return web.Response(status=err.status, body=error_bytes(api, err), content_type=JSON,
-                        headers=trace_headers(ctx))
+                        headers={"X-Request-Id": request_id})

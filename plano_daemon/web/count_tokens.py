@@ -19,11 +19,11 @@ from plano_daemon.config.known_providers import ANTHROPIC
 from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.proxy import upstream_headers
+from plano_daemon.relay import error_response
 from plano_daemon.runtime import Gateway
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY
-from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.model_field import with_model
 from plano_daemon.wire.trace import Trace, trace_from_headers
 
@@ -60,7 +60,7 @@ async def count_tokens(request: web.Request) -> web.Response:
         return web.json_response({"input_tokens": estimate_tokens(body)},
                                  headers={"X-Request-Id": trace.trace_id})
     except GatewayError as err:
-        return web.Response(status=err.status, body=error_bytes(MESSAGES, err), content_type="application/json")
+        return error_response(MESSAGES, err, trace.trace_id)
 
 
 async def _forward(gateway: Gateway, channel: Channel, request: web.Request, raw: bytes, body: dict[str, Any],

@@ -23,12 +23,13 @@ from aiohttp import web
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES
 from plano_daemon.errors import GatewayError
 from plano_daemon.ledger import decision_record
+from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
+from plano_daemon.relay import error_response
 from plano_daemon.routing.engine import RoutingContext, RoutingResult
 from plano_daemon.runtime import Gateway
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY
-from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.trace import trace_from_headers
 
 HANDLER = "routing"
@@ -75,9 +76,9 @@ async def _decide(request: web.Request, api: str) -> web.Response:
         return web.json_response(answer, headers={"X-Request-Id": trace.trace_id})
     except GatewayError as err:
         status = err.status
-        return web.Response(status=err.status, body=error_bytes(api, err), content_type="application/json")
+        return error_response(api, err, trace.trace_id)
     finally:
-        services.metrics.requests.labels(HANDLER, request.method, f"{status // 100}xx").inc()
+        services.metrics.requests.labels(HANDLER, request.method, status_class(status)).inc()
 
 
 async def routing_chat_completions(request: web.Request) -> web.Response:
