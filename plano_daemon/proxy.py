@@ -27,7 +27,6 @@ from plano_daemon.relay import JSON, error_response, relay_json, relay_stream, r
 from plano_daemon.request_context import Ctx
 from plano_daemon.routing.decide import decide
 from plano_daemon.routing.engine import NONE as NOT_ROUTED
-from plano_daemon.routing.engine import RoutingContext
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import Translation, translation_for
@@ -143,9 +142,8 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
                                   headers=request.headers,
                                   on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
-    routed = await rt.routing.route(body, request.headers, RoutingContext(
-        services.pool, services.pins, services.metrics, services.latency,
-        may_see=gate.may_see if rt.policy is not None else None))
+    routed = await rt.routing.route(body, request.headers, services.routing_context(
+        gate.may_see if rt.policy is not None else None))
     ctx.route, ctx.router = routed.route, routed.router
     ctx.affinity_key, ctx.router_error = routed.session_id, routed.router_failure
     resolve = rt.catalog.resolve

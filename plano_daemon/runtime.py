@@ -7,10 +7,11 @@ A request reads `gateway.runtime` once at its start, so a reload never changes t
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plano_daemon.catalog import Catalog
+from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import LoadedConfig
 from plano_daemon.config.schema import Config
 from plano_daemon.failover import Blocks, Health, Latency
@@ -20,7 +21,7 @@ from plano_daemon.policy.budgets import FILE_NAME as BUDGETS_FILE
 from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy
 from plano_daemon.routing.affinity import SessionPins, key_headers
-from plano_daemon.routing.engine import RoutingEngine
+from plano_daemon.routing.engine import RoutingContext, RoutingEngine
 from plano_daemon.upstream import UpstreamPool
 
 
@@ -86,6 +87,10 @@ class Services:
     ledger: LedgerWriter | None = None
     #: Today's budget counts, persisted in the state directory and kept across reloads.
     budgets: BudgetStore | None = None
+
+    def routing_context(self, may_see: Callable[[Channel], bool] | None) -> RoutingContext:
+        """What one routing decision uses; `may_see` is the request's privacy check (None: no profile)."""
+        return RoutingContext(self.pool, self.pins, self.metrics, self.latency, may_see=may_see)
 
     async def close(self) -> None:
         if self.budgets is not None:

@@ -26,7 +26,7 @@ from plano_daemon.ledger import decision_record
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.relay import error_response
-from plano_daemon.routing.engine import RoutingContext, RoutingResult
+from plano_daemon.routing.engine import RoutingResult
 from plano_daemon.runtime import Gateway
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY
@@ -55,9 +55,8 @@ async def _decide(request: web.Request, api: str) -> web.Response:
     try:
         _, body = await read_json_object(request)
         gate = RequestGate(policy=rt.policy, budgets=None, store=None, headers=request.headers)
-        result = await rt.routing.route(body, request.headers, RoutingContext(
-            services.pool, services.pins, services.metrics, services.latency,
-            may_see=gate.may_see if rt.policy is not None else None))
+        result = await rt.routing.route(body, request.headers, services.routing_context(
+            gate.may_see if rt.policy is not None else None))
         resolve = rt.catalog.resolve
         allowed = gate.narrow(result.models, resolve) if rt.policy is not None else result.models
         if services.ledger is not None:
