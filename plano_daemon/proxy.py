@@ -97,10 +97,12 @@ def _account(services: Services, ctx: Ctx, method: str, status: int, elapsed: fl
 async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx) -> web.StreamResponse:
     raw, body = await read_request(request, ctx, rt)
     inline_routing = any(key in body for key in INLINE_KEYS)
+    rewritten = (ctx.api == RESPONSES and services.conversations is not None
+                 and await services.conversations.begin(ctx, body))
     choice = await choose(request, rt, services, ctx, body)
     ctx.channel, ctx.route, ctx.router = choice.channel, choice.route, choice.router
-    # Inline routing fields were stripped from `body`: the raw bytes no longer match it.
-    return await forward(request, rt, services, ctx, choice, None if inline_routing else raw, body)
+    # Inline routing fields were stripped from `body`, a stored conversation added: the raw bytes no longer match.
+    return await forward(request, rt, services, ctx, choice, None if inline_routing or rewritten else raw, body)
 
 
 async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[bytes, dict[str, Any]]:
@@ -142,6 +144,8 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
                                   headers=request.headers,
                                   on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
+    if ctx.confine is not None:
+        gate.confine(ctx.confine)
     routed = await rt.routing.route(body, request.headers, services.routing_context(
         gate.may_see if rt.policy is not None else None))
     ctx.route, ctx.router = routed.route, routed.router

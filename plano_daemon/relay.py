@@ -77,6 +77,9 @@ async def relay_json(ctx: Ctx, services: Services, channel: Channel, resp: aioht
         except ValueError:
             raise UpstreamFailure(f"upstream {channel.name} sent a body that is not JSON") from None
         data = json.dumps(translation.response(parsed)).encode()
+    if ctx.turn is not None:
+        ctx.turn.answered(data)
+        await ctx.turn.save(ctx)
     return web.Response(status=resp.status, body=data, content_type=JSON, headers=trace_headers(ctx))
 
 
@@ -112,6 +115,8 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
                     chunk = converter.feed(chunk)
                     if not chunk:
                         continue
+                if ctx.turn is not None:
+                    ctx.turn.feed(chunk)
                 await out.write(chunk)
     except TimeoutError:
         failure = "the upstream stream stalled or ran past the request deadline"
@@ -136,6 +141,9 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
     try:
         if tail:
             await out.write(tail)
+        if failure is None and ctx.turn is not None:  # stored before the client sees the stream end
+            ctx.turn.feed(tail)
+            await ctx.turn.save(ctx)
         await out.write_eof()
     except ConnectionResetError:
         ctx.client_closed = True

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plano_daemon.catalog import Channel
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.wire.trace import Trace
+
+if TYPE_CHECKING:
+    from plano_daemon.state_store.conversations import Turn
 
 
 @dataclass(slots=True)
@@ -33,6 +36,10 @@ class Ctx:
     output_tokens: int = 0
     gate: RequestGate | None = None
     client_closed: bool = False  # the client went away before its answer was complete
+    #: state_storage: the privacy boundaries of the conversation this request continues (None: any), and
+    #: the answer to store once the client has it (None: nothing is stored).
+    confine: frozenset[str] | None = None
+    turn: Turn | None = None
 
     @property
     def request_id(self) -> str:

@@ -22,6 +22,7 @@ from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy
 from plano_daemon.routing.affinity import SessionPins, key_headers
 from plano_daemon.routing.engine import RoutingContext, RoutingEngine
+from plano_daemon.state_store import Conversations, build_conversations
 from plano_daemon.upstream import UpstreamPool
 
 
@@ -87,6 +88,8 @@ class Services:
     ledger: LedgerWriter | None = None
     #: Today's budget counts, persisted in the state directory and kept across reloads.
     budgets: BudgetStore | None = None
+    #: `state_storage`: stored Responses for `previous_response_id` (None: not configured).
+    conversations: Conversations | None = None
 
     def routing_context(self, may_see: Callable[[Channel], bool] | None) -> RoutingContext:
         """What one routing decision uses; `may_see` is the request's privacy check (None: no profile)."""
@@ -97,6 +100,8 @@ class Services:
             self.budgets.close()
         if self.ledger is not None:
             await self.ledger.close()
+        if self.conversations is not None:
+            await self.conversations.close()
         await self.pool.close()
 
 
@@ -108,7 +113,8 @@ def build_services(loaded: LoadedConfig) -> Services:
                                      max_entries=loaded.config.routing.session_max_entries),
                     ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir())
                             if loaded.config.dubnium.ledger.enabled else None),
-                    budgets=BudgetStore(state_dir() / BUDGETS_FILE))
+                    budgets=BudgetStore(state_dir() / BUDGETS_FILE),
+                    conversations=build_conversations(loaded.config.state_storage))
 
 
 @dataclass(slots=True)

@@ -95,8 +95,8 @@ class Server:
 
 def restart_only_changes(old: Config, new: Config) -> list[str]:
     """Settings bound when the listeners started (sockets, body limit, deadlines, drain, metrics listener,
-    ledger writer): a reload leaves them as they were, so say which of them the new file changes."""
-    pairs = {"listeners": (old.listeners, new.listeners),
+    ledger writer, response store): a reload leaves them as they were, so say which of them the new file changes."""
+    pairs = {"listeners": (old.listeners, new.listeners), "state_storage": (old.state_storage, new.state_storage),
              **{f"dubnium.{name}": (getattr(old.dubnium, name), getattr(new.dubnium, name))
                 for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger")}}
     return [where for where, (before, after) in pairs.items() if before != after]

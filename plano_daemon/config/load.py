@@ -167,7 +167,6 @@ _NOT_ACTED_ON = {
     "ratelimits": "rate limits are not enforced (daily caps: dubnium.budgets)",
     "prompt_guards": "prompt guards are not applied",
     "tracing": "no spans are exported (the W3C traceparent is read and propagated upstream)",
-    "state_storage": "no responses are stored (previous_response_id reaches only a Responses-API upstream)",
     "routing.llm_provider": "the router model is overrides.llm_routing_model",
     "routing.model": "the router model is overrides.llm_routing_model",
     "routing.session_cache": "session pins are kept in memory (routing.session_ttl_seconds, session_max_entries)",

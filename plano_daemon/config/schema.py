@@ -15,12 +15,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from plano_daemon.config.known_providers import INTERFACE_ALIASES, KNOWN_PROVIDERS
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(value: Any) -> float:
-    """`120s`, `500ms`, `5m`, `1h` or a bare number of seconds → seconds."""
+    """`120s`, `500ms`, `5m`, `1h`, `30d` or a bare number of seconds → seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 500ms or 5m")
     if isinstance(value, int | float):
@@ -242,6 +242,16 @@ class Overrides(Loose):
 class StateStorage(Strict):
     type: Literal["memory", "postgres"]
     connection_string: str | None = None
+    #: Extension: how long a stored response can be continued (`previous_response_id`); older ones are deleted.
+    retention: Duration = 30 * 86400.0
+    #: Extension: the most responses `type: memory` keeps (the oldest go first).
+    max_entries: Annotated[int, Field(ge=1)] = 10000
+
+    @model_validator(mode="after")
+    def _postgres_needs_dsn(self) -> StateStorage:
+        if self.type == "postgres" and not self.connection_string:
+            raise ValueError("connection_string is required when type is postgres")
+        return self
 
 
 # --- dubnium: our extensions ----------------------------------------------------------------------
