@@ -127,3 +127,9 @@ def test_context_from_earlier_turns_does_not_stick_to_the_latest_message():
 def test_router_for_returns_the_same_router_for_equal_route_sets():
     routes = routes_of("seed-retry-failover.yaml")
     assert router_for(routes) is router_for(routes) is router_for(tuple(routes_of("seed-retry-failover.yaml")))
+
+
+def test_the_held_out_sets_are_frozen():
+    """They were written before the router was tuned and must never be edited to fit it."""
+    from tests.routing_sets.sets import manifest_mismatches
+    assert manifest_mismatches() == []
