@@ -24,8 +24,8 @@ from plano_daemon.routing.vocabulary import analyse, features, is_topic
 
 NAME_WEIGHT = 1.5
 DESCRIPTION_WEIGHT = 1.0
-#: Examples are how a user teaches the router their own words; one example weighs a little less
-#: than the description, and a word several examples share counts as if the description said it.
+#: Examples are how a user teaches the router their own words: a route adds its best-matching
+#: example's score, weighed by this, to its description's.
 EXAMPLE_WEIGHT = 0.8
 #: Share of a route's score kept when the prompt matched only its intents, none of its topics.
 INTENT_ONLY = 0.3
@@ -64,22 +64,27 @@ class Explained:
 
 
 class EmbeddedRouter:
-    """Built once per route set (cheap per decision); `route` is pure and deterministic."""
+    """Built once per route set (cheap per decision); `route` is pure and deterministic.
 
-    __slots__ = ("_has_topic", "_names", "_postings", "_threshold")
+    Scoring targets are each route's description (name and description) and each of its examples;
+    a route scores its description's match plus its best example's match (nearest neighbour: one
+    example that reads like the prompt says more than words scattered over many examples).
+    """
+
+    __slots__ = ("_has_topic", "_names", "_owner", "_postings", "_threshold")
 
     def __init__(self, routes: Sequence[Route], *, threshold: float = DEFAULT_THRESHOLD) -> None:
         self._names = tuple(r.name for r in routes)
         self._threshold = threshold
-        bags = [_route_bag(r) for r in routes]
-        count = len(bags)
+        count = len(routes)
+        descriptions = [_description_bag(r) for r in routes]
+        examples = [(i, features(e)) for i, r in enumerate(routes) for e in r.examples]
+        self._owner = tuple(range(count)) + tuple(i for i, _ in examples)
         df: dict[str, int] = {}
-        for bag in bags:
-            for f in bag:
+        for i, bag in enumerate(descriptions):
+            for f in {*bag, *(f for j, ex in examples if j == i for f in ex)}:
                 df[f] = df.get(f, 0) + 1
         idf = {f: math.log(1.0 + count / n) for f, n in df.items()}
-        sizes = [sum(bag.values()) for bag in bags]
-        mean = sum(sizes) / count if count else 1.0
         # A topic most routes share ("public-safe … cloud routing" on every route) tells them apart no
         # better than an intent word does.
         topical = {f for f, n in df.items() if n <= max(1, count // 2) and is_topic(f)}
@@ -89,28 +94,22 @@ class EmbeddedRouter:
         self._has_topic = tuple(
             any(f in topical and f.startswith("d:") for f in bag)
             and sum(w for f, w in bag.items() if f in topical) >= TOPIC_SHARE * sum(bag.values())
-            for bag in bags)
-        # Inverted: feature → (route index, weight, is a topic) for the routes that have it, so a
-        # decision looks each query feature up once instead of once per route.
+            for bag in descriptions)
+        # Inverted: feature → (target index, weight, is a topic) for the targets that have it, so a
+        # decision looks each query feature up once instead of once per target. Longer texts match
+        # more by chance, so weights shrink with a text's size relative to its kind's mean.
         postings: dict[str, list[tuple[int, float, bool]]] = {}
-        for i, (bag, size) in enumerate(zip(bags, sizes, strict=True)):
-            for f, w in bag.items():
-                postings.setdefault(f, []).append((i, w * idf[f] / (0.6 + 0.4 * size / mean), f in topical))
+        for first, bags, scale in ((0, descriptions, 1.0), (count, [ex for _, ex in examples], EXAMPLE_WEIGHT)):
+            sizes = [sum(bag.values()) for bag in bags]
+            mean = sum(sizes) / len(sizes) if sizes else 1.0
+            for k, (bag, size) in enumerate(zip(bags, sizes, strict=True)):
+                norm = scale / (0.6 + 0.4 * size / mean)
+                for f, w in bag.items():
+                    postings.setdefault(f, []).append((first + k, w * idf[f] * norm, f in topical))
         self._postings = {f: tuple(p) for f, p in postings.items()}
 
     def route(self, turns: Sequence[Turn]) -> Scored:
-        n = len(self._names)
-        topic = [0.0] * n
-        intent = [0.0] * n
-        postings = self._postings
-        for f, w in _query(turns).items():
-            for i, weight, is_topic_ in postings.get(f, ()):
-                if is_topic_:
-                    topic[i] += w * weight
-                else:
-                    intent[i] += w * weight
-        sums = [t + (s * INTENT_ONLY if has and not t else s)
-                for t, s, has in zip(topic, intent, self._has_topic, strict=True)]
+        sums = self._route_scores(self._target_scores(_query(turns)))
         best_name, best = None, 0.0
         for name, score in zip(self._names, sums, strict=True):
             if score > best:
@@ -119,21 +118,62 @@ class EmbeddedRouter:
             best_name = None
         return Scored(best_name, best, tuple(zip(self._names, sums, strict=True)))
 
+    def _target_scores(self, query: dict[str, float]) -> list[float]:
+        owner = self._owner
+        topic = [0.0] * len(owner)
+        intent = [0.0] * len(owner)
+        postings = self._postings
+        for f, w in query.items():
+            for i, weight, is_topic_ in postings.get(f, ()):
+                if is_topic_:
+                    topic[i] += w * weight
+                else:
+                    intent[i] += w * weight
+        has_topic = self._has_topic
+        return [t + (s * INTENT_ONLY if not t and has_topic[owner[i]] else s)
+                for i, (t, s) in enumerate(zip(topic, intent, strict=True))]
+
+    def _route_scores(self, targets: list[float]) -> list[float]:
+        count = len(self._names)
+        sums = targets[:count]
+        best_example = [0.0] * count
+        for i in range(count, len(targets)):
+            route = self._owner[i]
+            if targets[i] > best_example[route]:
+                best_example[route] = targets[i]
+        return [d + e for d, e in zip(sums, best_example, strict=True)]
+
     def explain(self, turns: Sequence[Turn]) -> list[Explained]:
-        """Every route's score and the features behind it, best route first (slow path, for people)."""
+        """Every route's score and the features behind it, best route first (slow path, for people).
+
+        A feature matched through an example is shown as `feature (example N)`, for its best example.
+        """
+        query = _query(turns)
+        targets = self._target_scores(query)
+        count = len(self._names)
+        best: dict[int, int] = {}
+        for i in range(count, len(targets)):
+            route = self._owner[i]
+            if targets[i] > 0 and targets[i] > targets[best.get(route, i)] or route not in best:
+                best[route] = i
         matched: list[list[tuple[str, float]]] = [[] for _ in self._names]
-        topic_hit = [False] * len(self._names)
-        for f, w in _query(turns).items():
+        topic_hit = [False] * count
+        for f, w in query.items():
             for i, weight, is_topic_ in self._postings.get(f, ()):
-                matched[i].append((f, w * weight))
-                topic_hit[i] |= is_topic_
-        scored = self.route(turns)
+                route = self._owner[i]
+                if i < count:
+                    matched[route].append((f, w * weight))
+                    topic_hit[route] |= is_topic_
+                elif best.get(route) == i and targets[i] > 0:
+                    matched[route].append((f"{f} (example {i - self._first_example(route) + 1})", w * weight))
         out = []
-        for i, (name, score) in enumerate(scored.scores):
-            cut = self._has_topic[i] and not topic_hit[i] and bool(matched[i])
-            out.append(Explained(name, score, cut,
-                                 tuple(sorted(matched[i], key=lambda m: -m[1]))))
+        for i, (name, score) in enumerate(zip(self._names, self._route_scores(targets), strict=True)):
+            cut = self._has_topic[i] and not topic_hit[i] and any(m for m in matched[i] if "(" not in m[0])
+            out.append(Explained(name, score, cut, tuple(sorted(matched[i], key=lambda m: -m[1]))))
         return sorted(out, key=lambda e: -e.score)
+
+    def _first_example(self, route: int) -> int:
+        return self._owner.index(route, len(self._names))
 
     @property
     def threshold(self) -> float:
@@ -163,20 +203,13 @@ def router_for(routes: tuple[Route, ...]) -> EmbeddedRouter:
     return router
 
 
-def _route_bag(route: Route) -> dict[str, float]:
-    """Name and description: the strongest mention of each feature. Examples: summed over the
-    examples (so a word most examples use counts fully), capped at the description's weight."""
+def _description_bag(route: Route) -> dict[str, float]:
+    """Name and description, each feature at its strongest mention."""
     bag: dict[str, float] = {}
     for text, weight in ((route.name.replace("_", " ").replace("-", " "), NAME_WEIGHT),
                          (route.description, DESCRIPTION_WEIGHT)):
         for f, w in features(text).items():
             bag[f] = max(bag.get(f, 0.0), w * weight)
-    taught: dict[str, float] = {}
-    for example in route.examples:
-        for f, w in features(example).items():
-            taught[f] = taught.get(f, 0.0) + w * EXAMPLE_WEIGHT
-    for f, w in taught.items():
-        bag[f] = max(bag.get(f, 0.0), min(w, DESCRIPTION_WEIGHT))
     return bag
 
 
