@@ -42,7 +42,7 @@ def decision_record(*, request_id: str, timestamp: float, route: str | None, req
                     router_error: str | None = None, error: str | None = None) -> dict[str, Any]:
     """One RouteDecision. `router` is llm | embedded | pinned | none: which path decided; `router_error` is
     why the router model did not (timeout, connect, reset, status_NNN, bad_response, unreadable_answer);
-    `error` why the request failed (`outcome` then says `error`, or `upstream_error` after a stream began).
+    `error` why the request failed (`outcome` then says `error`; a stream cut after its first byte too).
     Every `*_source(s)` field names a channel the same way (`RequestGate.name`)."""
     return {
         "request_id": request_id,
