@@ -101,12 +101,14 @@ class Services:
 
 
 def build_services(loaded: LoadedConfig) -> Services:
-    return Services(metrics=Metrics(),
+    metrics = Metrics()
+    return Services(metrics=metrics,
                     pool=UpstreamPool(connect_timeout=loaded.config.overrides.upstream_connect_timeout),
                     health=Health(loaded.config.dubnium.health),
                     pins=SessionPins(ttl=loaded.config.routing.session_ttl_seconds,
                                      max_entries=loaded.config.routing.session_max_entries),
-                    ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir())
+                    ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir(),
+                                                       on_drop=metrics.ledger_dropped.inc)
                             if loaded.config.dubnium.ledger.enabled else None),
                     budgets=BudgetStore(state_dir() / BUDGETS_FILE))
 
