@@ -20,6 +20,7 @@ from plano_daemon.config.known_providers import (
 )
 from plano_daemon.config.load import is_loopback
 from plano_daemon.config.schema import Config, ModelProvider, RetryPolicy
+from plano_daemon.config.secret import Secret
 
 #: Client APIs, and the upstream path each one uses below the base URL's path prefix.
 CHAT = "chat"
@@ -78,7 +79,7 @@ def build_channel(index: int, provider: ModelProvider) -> Channel:
         if interface == ANTHROPIC:
             auth = (("x-api-key", key),)
         else:
-            auth = (("Authorization", f"Bearer {key}"),)
+            auth = (("Authorization", Secret(f"Bearer {key}")),)
     extra = tuple(provider.headers.items())
     if interface == ANTHROPIC:
         extra = (("anthropic-version", "2023-06-01"), *extra)
