@@ -120,12 +120,14 @@ class Gateway:
     draining: bool = field(default=False)
 
     def swap(self, loaded: LoadedConfig) -> None:
-        """Install a new config; in-flight requests keep the Runtime they started with."""
+        """Install a new config; in-flight requests keep the Runtime they started with. The Runtime is built
+        first, so a config it cannot be built from changes nothing."""
+        runtime = build_runtime(loaded)
         self.services.pool.set_connect_timeout(loaded.config.overrides.upstream_connect_timeout)
         self.services.health.configure(loaded.config.dubnium.health)
         self.services.pins.configure(ttl=loaded.config.routing.session_ttl_seconds,
                                      max_entries=loaded.config.routing.session_max_entries)
-        self.runtime = build_runtime(loaded)
+        self.runtime = runtime
         self.publish_budget_usage()
 
     def publish_budget_usage(self) -> None:
