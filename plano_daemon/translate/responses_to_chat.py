@@ -18,6 +18,7 @@ from plano_daemon.translate.chat_stream_to_responses import (
     responses_usage,
 )
 from plano_daemon.translate.mappings import input_to_arguments, text_of
+from plano_daemon.translate.system_prompt import settle_system
 
 _PASSED = ("temperature", "top_p", "parallel_tool_calls", "user", "stream")
 _NO_STATE = ("previous_response_id is not supported for this model: its upstream speaks Chat Completions, "
@@ -57,7 +58,7 @@ def input_to_messages(instructions: Any, items: Any) -> list[dict[str, Any]]:
             out.append(_message(item, i))
         elif kind not in ("reasoning", "item_reference"):
             raise BadRequest(f"input[{i}]: item type {kind!r} cannot be sent to a chat upstream")
-    return out
+    return settle_system(out)
 
 
 def _message(item: dict[str, Any], i: int) -> dict[str, Any]:
