@@ -18,14 +18,12 @@ from plano_daemon.config.known_providers import (
     OPENAI,
     RESPONSES_NATIVE_HOSTS,
 )
-from plano_daemon.config.load import is_loopback
 from plano_daemon.config.schema import Config, ModelProvider, RetryPolicy, UpstreamModel
-
-#: Client APIs, and the upstream path each one uses below the base URL's path prefix.
-CHAT = "chat"
-MESSAGES = "messages"
-RESPONSES = "responses"
-API_PATHS = {CHAT: "/chat/completions", MESSAGES: "/messages", RESPONSES: "/responses"}
+from plano_daemon.net import is_loopback
+from plano_daemon.wire.apis import API_PATHS as API_PATHS
+from plano_daemon.wire.apis import CHAT as CHAT
+from plano_daemon.wire.apis import MESSAGES as MESSAGES
+from plano_daemon.wire.apis import RESPONSES as RESPONSES
 
 
 @dataclass(frozen=True, slots=True)

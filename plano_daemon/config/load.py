@@ -6,7 +6,6 @@ nothing we print can contain them: messages are built from field paths, never fr
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substi
 from plano_daemon.config.migrate import migrate
 from plano_daemon.config.schema import Config
 from plano_daemon.errors import ConfigError
-from plano_daemon.policy.profile import Profile, load_profile, profile_path
+from plano_daemon.net import is_loopback
+from plano_daemon.config.profile import Profile, load_profile, profile_path
 
 #: Provider fields whose `$VAR` references are substituted (Plano substitutes keys and endpoints).
 _SUBSTITUTED_PROVIDER_FIELDS = ("access_key", "base_url", "http_host")
@@ -196,12 +196,3 @@ def _warnings(cfg: Config) -> list[str]:
         if getattr(getattr(cfg, section) if section else cfg, name) is not None:
             out.append(f"{where}: accepted but not acted on; {why}")
     return out
-
-
-def is_loopback(address: str) -> bool:
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False

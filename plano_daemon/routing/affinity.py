@@ -12,12 +12,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from plano_daemon.wire.headers import KEY_SOURCE_HEADERS
+
 #: Where a pinning key may come from, first found wins (the local-first-dev profile's order).
 DEFAULT_KEY_HEADERS = ("X-Anthesis-Execution-Id", "X-Session-Id", "X-Model-Affinity")
-#: The policy profile names key sources; these are their headers.
-KEY_SOURCE_HEADERS = {"anthesis_execution_id": "X-Anthesis-Execution-Id",
-                      "session_id": "X-Session-Id",
-                      "explicit_affinity_key": "X-Model-Affinity"}
 MAX_KEY_LENGTH = 256
 
 

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from plano_daemon.errors import ConfigError
-from plano_daemon.routing.affinity import KEY_SOURCE_HEADERS
+from plano_daemon.wire.headers import KEY_SOURCE_HEADERS
 
 Boundary = Literal["local", "trusted_cloud", "public_cloud"]
 #: From most to least private: `exposure(b)` orders boundaries by how far data travels.
