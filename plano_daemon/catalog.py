@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from plano_daemon.config.known_providers import (
@@ -18,12 +19,14 @@ from plano_daemon.config.known_providers import (
     OPENAI,
     RESPONSES_NATIVE_HOSTS,
 )
-from plano_daemon.config.schema import Config, ModelProvider, RetryPolicy, UpstreamModel
 from plano_daemon.net import is_loopback
 from plano_daemon.wire.apis import API_PATHS as API_PATHS
 from plano_daemon.wire.apis import CHAT as CHAT
 from plano_daemon.wire.apis import MESSAGES as MESSAGES
 from plano_daemon.wire.apis import RESPONSES as RESPONSES
+
+if TYPE_CHECKING:
+    from plano_daemon.config.schema import Config, ModelProvider, RetryPolicy, UpstreamModel
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,10 +93,6 @@ class LedgerWriter:
         """Queue one record (no I/O on the caller's path)."""
         self._pending.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
 
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
     def write_batch(self, lines: Sequence[str]) -> None:
         """Blocking: append `lines`, fsync, rotate when the file passed `max_bytes`."""
         if not lines:

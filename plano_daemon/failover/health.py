@@ -15,8 +15,10 @@ Settings: `dubnium.health` (failure_threshold, cooldown_seconds). Time is passed
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from plano_daemon.config.schema import HealthSettings
+if TYPE_CHECKING:
+    from plano_daemon.config.schema import HealthSettings
 
 
 @dataclass(slots=True)
@@ -33,7 +35,10 @@ class Health:
     __slots__ = ("_settings", "_states")
 
     def __init__(self, settings: HealthSettings | None = None) -> None:
-        self._settings = settings or HealthSettings()
+        if settings is None:  # defaults for tests; the gateway always passes `dubnium.health`
+            from plano_daemon.config.schema import HealthSettings
+            settings = HealthSettings()
+        self._settings = settings
         self._states: dict[str, _State] = {}
 
     def configure(self, settings: HealthSettings) -> None:
