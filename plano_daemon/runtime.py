@@ -13,6 +13,7 @@ from pathlib import Path
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import LoadedConfig
+from plano_daemon.context_windows import ContextWindows
 from plano_daemon.config.schema import Config
 from plano_daemon.failover import Blocks, Health, Latency
 from plano_daemon.ledger import LedgerWriter
@@ -87,6 +88,8 @@ class Services:
     ledger: LedgerWriter | None = None
     #: Today's budget counts, persisted in the state directory and kept across reloads.
     budgets: BudgetStore | None = None
+    #: Upstream models' context windows learned from their model lists, kept across reloads.
+    windows: ContextWindows = field(default_factory=ContextWindows)
 
     def routing_context(self, may_see: Callable[[Channel], bool] | None) -> RoutingContext:
         """What one routing decision uses; `may_see` is the request's privacy check (None: no profile)."""

@@ -319,6 +319,15 @@ class HealthSettings(Strict):
     cooldown_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
+class UpstreamModel(Strict):
+    """What the gateway cannot always learn from an upstream (keyed by provider model, name or `prefix/*`)."""
+
+    #: Prompt + output tokens the model accepts; else learned from the upstream's /models (vLLM's max_model_len).
+    context_window: Annotated[int, Field(ge=1)] | None = None
+    #: The output-limit field translated chat requests use; default: max_completion_tokens for gpt-5*/o-series.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+
+
 class Dubnium(Strict):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
     timeouts: Timeouts = Timeouts()
@@ -329,6 +338,7 @@ class Dubnium(Strict):
     health: HealthSettings = HealthSettings()
     default_retry_policy: RetryPolicy | None = None
     drain_seconds: Annotated[float, Field(ge=0)] = 30.0
+    upstream_models: dict[str, UpstreamModel] = {}
 
 
 # --- the whole file ---------------------------------------------------------------------------------
