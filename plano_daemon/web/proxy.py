@@ -151,6 +151,8 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     """Routing decision, then model resolution, then policy (which may only narrow)."""
     requested = body["model"]
     usage = services.metrics.budget_usage
+    if services.budgets is not None and rt.budgets:
+        await services.budgets.sync(rt.budgets)  # other instances' counts, when they are shared
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
                                   headers=request.headers,
                                   on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
