@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plano_daemon.catalog import Catalog, Channel
-from plano_daemon.policy.profile import BOUNDARIES, Profile, Rule, exposure
+from plano_daemon.config.profile import BOUNDARIES, Profile, Rule, exposure
 
 PRIVACY_HEADER = "X-Privacy-Class"
 DATA_HEADER = "X-Data-Class"

@@ -117,6 +117,6 @@ def test_config_with_the_generated_profile_validates(tmp_path: Path) -> None:
 
 def test_home_manager_profile_loads_as_a_policy_profile(tmp_path: Path) -> None:
     profile = write_yaml(tmp_path / "local-first-dev.yaml", nix_eval("import <repo/modules/home/local-first-dev.nix> { }"))
-    code = "import sys; from pathlib import Path; from plano_daemon.policy.profile import load_profile; load_profile(Path(sys.argv[1]))"
+    code = "import sys; from pathlib import Path; from plano_daemon.config.profile import load_profile; load_profile(Path(sys.argv[1]))"
     proc = subprocess.run([sys.executable, "-c", code, str(profile)], cwd=REPO, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -4,8 +4,9 @@
     .venv/bin/python tests/perf/bench.py --quick      # a quarter of the requests, no soak, no files
     .venv/bin/python tests/perf/bench.py --soak-only  # only the memory soak
 
-Every scenario runs against each target back to back (direct, plano-daemon, litellm) with all of them
-started, so machine noise hits them alike; "added" figures subtract the direct call of the same scenario.
+Every scenario runs against each target back to back (direct, the bare aiohttp pass-through, plano-daemon,
+litellm) with all of them started, so machine noise hits them alike; "added" figures subtract the direct
+call of the same scenario, and the floor checks compare plano-daemon with the bare pass-through.
 Load comes from `loadgen.py` in its own process; every run is bounded in requests and seconds.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
 
-from report import write_outputs  # noqa: E402
+from report import floor_checks, write_outputs  # noqa: E402
 from targets import MODEL, MODEL_ALIAS, OUT, PERF_VENV, REPO, Fleet, Target  # noqa: E402
 
 CONCURRENCY = (1, 16, 64)
@@ -133,10 +134,10 @@ def benchmark(args: argparse.Namespace, fleet: Fleet) -> dict[str, Any]:
     upstream = fleet.upstream(chunks=STREAM_CHUNKS)
     starts = ready_times(fleet, upstream.port)
     print(f"plano-daemon start → ready: {', '.join(f'{t:.2f}' for t in starts)} s", flush=True)
-    targets = [upstream, fleet.gateway(upstream.port),
+    targets = [upstream, fleet.floor(upstream.port), fleet.gateway(upstream.port),
                fleet.gateway(upstream.port, extra={"routing_preferences": routing_preferences()}, name=ROUTED,
                              log_name="gateway-routed.log")]
-    targets[1].ready_s = statistics.median(starts)
+    targets[2].ready_s = statistics.median(starts)
     if not args.no_litellm:
         try:
             targets.append(fleet.litellm(upstream.port))
@@ -209,9 +210,11 @@ def machine(gateway_python: Path) -> dict[str, Any]:
              "print(platform.python_version(), 'uvloop' if u.find_spec('uvloop') else 'asyncio')")
     version, loop = subprocess.run([str(gateway_python), "-c", probe], capture_output=True, text=True,
                                    check=True).stdout.split()
-    litellm = subprocess.run([str(PERF_VENV / "bin/python"), "-c",
-                              "import importlib.metadata as m; print(m.version('litellm'))"],
-                             capture_output=True, text=True, check=False).stdout.strip() or "n/a"
+    litellm = "n/a"
+    if (PERF_VENV / "bin/python").exists():  # a fresh clone run with --no-litellm has no perf venv
+        litellm = subprocess.run([str(PERF_VENV / "bin/python"), "-c",
+                                  "import importlib.metadata as m; print(m.version('litellm'))"],
+                                 capture_output=True, text=True, check=False).stdout.strip() or "n/a"
     return {"cpus": os.cpu_count(), "python": version, "loop": loop, "litellm": litellm,
             "load_avg": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
@@ -243,6 +246,9 @@ def main() -> int:
     (OUT / "results.json").write_text(json.dumps(results, indent=1))
     if not args.quick:
         write_outputs(results)
+    elif "runs" in results:
+        for target, value, met in floor_checks(results):
+            print(f"{'met' if met else 'NOT MET':7}  {target}: {value}")
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from targets import PERF_VENV, REPO
 
 DOCS = REPO / "docs/perf"
-GATEWAY, ROUTED, LITELLM, DIRECT = "plano-daemon", "plano-daemon+router", "litellm", "direct"
+GATEWAY, ROUTED, LITELLM, DIRECT, FLOOR = "plano-daemon", "plano-daemon+router", "litellm", "direct", "aiohttp-floor"
 _MARK = re.compile(r"(<!-- bench:begin -->\n).*?(<!-- bench:end -->)", re.S)
 
 
@@ -39,7 +39,7 @@ def _pair(v: tuple[float, float] | None, digits: int = 2) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    names = [n for n in (DIRECT, GATEWAY, ROUTED, LITELLM) if n in results["runs"]]
+    names = [n for n in (DIRECT, FLOOR, GATEWAY, ROUTED, LITELLM) if n in results["runs"]]
     info, routing = results["targets"], results.get("routing")
     rows: list[tuple[str, list[str]]] = []
     for c in (1, 16, 64):
@@ -106,8 +106,35 @@ def targets_check(results: dict[str, Any]) -> str:
     ready = results["targets"].get(GATEWAY, {}).get("ready_s")
     if ready is not None:
         lines.append(("start → ready < 1 s", f"{ready:.2f} s", ready < 1.0))
+    lines += floor_checks(results)
     return "| target | measured | met |\n|---|---:|:---:|\n" + "".join(
         f"| {t} | {v} | {'yes' if ok else '**no**'} |\n" for t, v, ok in lines)
+
+
+def floor_checks(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """Issue 12's targets: plano-daemon against the bare aiohttp pass-through measured in the same run."""
+    lines: list[tuple[str, str, bool]] = []
+    if FLOOR not in results["runs"] or GATEWAY not in results["runs"]:
+        return lines
+    mine, floor = added(results, GATEWAY, "json-c1"), added(results, FLOOR, "json-c1")
+    if mine and floor and floor[0] > 0:
+        lines.append(("added p50 at c=1 ≤ 1.2× the aiohttp floor's",
+                      f"{mine[0]:.3f} / {floor[0]:.3f} ms = {mine[0] / floor[0]:.2f}×", mine[0] <= 1.2 * floor[0]))
+    rps, floor_rps = saturation_rps(results, GATEWAY), saturation_rps(results, FLOOR)
+    if rps and floor_rps:
+        lines.append(("throughput ≥ 0.85× the aiohttp floor's", f"{rps:,.0f} / {floor_rps:,.0f} = {rps / floor_rps:.2f}×",
+                      rps >= 0.85 * floor_rps))
+    for c in (1, 16):
+        a, b = added(results, GATEWAY, f"stream-c{c}", "ttft_ms"), added(results, FLOOR, f"stream-c{c}", "ttft_ms")
+        if a and b:
+            lines.append((f"added TTFT p50 at c={c} ≤ the floor's + 0.1 ms", f"{a[0]:.3f} vs {b[0]:.3f} ms",
+                          a[0] <= b[0] + 0.1))
+    info = results["targets"].get(GATEWAY, {})
+    if info.get("peak_rss_mb"):
+        lines.append(("peak RSS ≤ 60 MB", f"{info['peak_rss_mb']:.1f} MB", info["peak_rss_mb"] <= 60))
+    if info.get("ready_s") is not None:
+        lines.append(("start → ready ≤ 0.5 s", f"{info['ready_s']:.2f} s", info["ready_s"] <= 0.5))
+    return lines
 
 
 def write_outputs(results: dict[str, Any]) -> None:

@@ -29,6 +29,8 @@ OUT = HERE / "out"
 PERF_VENV = HERE / ".venv"
 MODEL_ALIAS = "local-code"
 MODEL = "openai/bench-model"
+#: The bare aiohttp pass-through every figure is compared with (issue 12).
+FLOOR = "aiohttp-floor"
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -136,6 +138,20 @@ class Fleet:
             proc.kill()
             raise RuntimeError(f"fake upstream did not start: {line!r}")
         return self._add(Target("direct", proc, int(line.split()[1]), None))
+
+    def floor(self, upstream_port: int, *, python: Path | None = None) -> Target:
+        """The bare aiohttp pass-through (`floor_proxy.py`) on the gateway's interpreter, so both run the same
+        aiohttp and event loop."""
+        started = time.perf_counter()
+        proc = subprocess.Popen([str(python or self.gateway_python), str(HERE / "floor_proxy.py"),
+                                 "--upstream-port", str(upstream_port)],
+                                stdout=subprocess.PIPE, stderr=open(OUT / "floor.log", "wb"))
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        if not line.startswith("PORT "):
+            proc.kill()
+            raise RuntimeError(f"aiohttp floor did not start: {line!r}; see {OUT / 'floor.log'}")
+        return self._add(Target(FLOOR, proc, int(line.split()[1]), time.perf_counter() - started))
 
     def gateway(self, upstream_port: int, *, log_name: str = "gateway.log", timeout: float = 15.0,
                 extra: dict[str, object] | None = None, args: tuple[str, ...] = (), log: bool = True,

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from plano_daemon.errors import ConfigError
-from plano_daemon.routing.affinity import KEY_SOURCE_HEADERS
+from plano_daemon.wire.headers import KEY_SOURCE_HEADERS
 
 Boundary = Literal["local", "trusted_cloud", "public_cloud"]
 #: From most to least private: `exposure(b)` orders boundaries by how far data travels.
@@ -157,9 +157,6 @@ class Profile(_Strict):
         return min(self.privacy_classes, key=lambda name: (
             len(self.privacy_classes[name].allowed_boundaries),
             max(exposure(b) for b in self.privacy_classes[name].allowed_boundaries)))
-
-    def source_for_alias(self, alias: str) -> Source | None:
-        return next((s for s in self.sources if s.plano_alias == alias), None)
 
 
 def profile_path(setting: str | None, environ: Mapping[str, str], *,
