@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from plano_daemon.catalog import Channel
 from plano_daemon.policy.gate import RequestGate
+from plano_daemon.tracing import RequestSpans
 from plano_daemon.wire.trace import Trace
 
 
@@ -51,6 +52,8 @@ class Ctx:
     #: the answer to store once the client has it (None: nothing is stored).
     confine: frozenset[str] | None = None
     turn: AnswerTap | None = None
+    #: `tracing`: this request's spans (None: tracing is off).
+    spans: RequestSpans | None = None
 
     @property
     def request_id(self) -> str:

@@ -1,7 +1,7 @@
 """Pydantic models of a Plano v0.4.0 config plus our `dubnium:` extensions.
 
 Unknown keys are errors (typos must not pass silently) except in sections Plano defines loosely
-(`overrides`, `tracing`, `prompt_guards`, `ratelimits`, prompt/agent listeners), which are accepted as-is.
+(`overrides`, `prompt_guards`, `ratelimits`, prompt/agent listeners), which are accepted as-is.
 Cross-references (aliases, fallback models, routing models) are checked in `Config._check_references`.
 """
 
@@ -306,6 +306,31 @@ class Overrides(Loose):
     orchestrator_model_context_length: Annotated[int, Field(ge=256)] = 8192
 
 
+class SpanAttributes(Strict):
+    #: Request headers whose name starts with one of these become span attributes (credential headers never).
+    header_prefixes: list[str] = []
+    static: dict[str, str] = {}
+
+
+class Tracing(Strict):
+    """Plano's `tracing`: OTLP/gRPC spans to `opentracing_grpc_endpoint`, `random_sampling` percent of traces."""
+
+    random_sampling: Annotated[int, Field(ge=0, le=100)] = 100
+    trace_arch_internal: bool | None = None
+    opentracing_grpc_endpoint: str = "http://localhost:4317"
+    span_attributes: SpanAttributes = SpanAttributes()
+    exporters: list[dict[str, Any]] | None = None
+
+    @field_validator("opentracing_grpc_endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        """As Plano checks it: an http(s) URL with a host and no path."""
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"expected an http(s) URL with no path, like http://localhost:4317, got {v!r}")
+        return v
+
+
 class StateStorage(Strict):
     type: Literal["memory", "postgres"]
     connection_string: SecretText | None = None
@@ -413,7 +438,7 @@ class Config(Strict):
     routing: RoutingSettings = RoutingSettings()
     overrides: Overrides = Overrides()
     ratelimits: list[Ratelimit] | None = None
-    tracing: dict[str, Any] | None = None
+    tracing: Tracing | None = None
     prompt_guards: dict[str, Any] | None = None
     state_storage: StateStorage | None = None
     system_prompt: str | None = None
