@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: The semantic-conventions version the attribute names follow (GenAI: `gen_ai.provider.name` era).
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+#: Seconds one export may take: a collector that is down delays only the exporter thread, and stopping
+#: the gateway by at most about this much.
+EXPORT_TIMEOUT = 2
 #: Never span attributes, whatever `span_attributes.header_prefixes` says.
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie",
                                  "set-cookie", "x-goog-api-key"})
@@ -87,7 +90,8 @@ class Tracing:
             resource=Resource.create({"service.name": "plano-daemon"}), id_generator=RequestIds(),
             sampler=ParentBased(TraceIdRatioBased(settings.random_sampling / 100)))
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(
-            endpoint=endpoint, insecure=urlsplit(endpoint).scheme == "http")))
+            endpoint=endpoint, insecure=urlsplit(endpoint).scheme == "http", timeout=EXPORT_TIMEOUT),
+            export_timeout_millis=EXPORT_TIMEOUT * 1000))
         self.tracer: Tracer = self._provider.get_tracer("plano_daemon", schema_url=SCHEMA_URL)
         self._propagator = TraceContextTextMapPropagator()
         self._prefixes = tuple(p.lower() for p in settings.span_attributes.header_prefixes)

@@ -3,6 +3,7 @@ OTLP/gRPC to a real receiver on 127.0.0.1 and decoded there."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -107,3 +108,18 @@ async def test_random_sampling_zero_exports_nothing_and_says_so_upstream(
     await gw.server.gateway.services.tracing.flush()
     assert receiver.spans == []
     assert {int(traceparent_sent(r)[2], 16) & 1 for r in up.received} == {0}  # the sampled bit is off
+
+
+async def test_an_unreachable_collector_costs_requests_nothing_and_stopping_stays_quick(
+        fake_upstream, gateway, openai_client):
+    up = await fake_upstream()
+    gw = await gateway(config(provider("local/qwen", up),
+                              tracing={"opentracing_grpc_endpoint": "http://127.0.0.1:9"}))  # discard port: closed
+    client = openai_client(gw)
+    for _ in range(5):
+        reply = await client.chat.completions.create(model="local/qwen", messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content == "echo: hi"
+
+    started = time.monotonic()
+    await gw.server.stop()
+    assert time.monotonic() - started < 5
