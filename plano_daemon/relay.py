@@ -171,6 +171,8 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
         await out.write(head)
         if ctx.turn is not None:
             ctx.turn.feed(head)
+        if ctx.spans is not None:
+            ctx.spans.streamed(ctx.api, head)
         async with asyncio.timeout(None) as guard:
             while True:
                 guard.reschedule(min(loop.time() + idle, ctx.deadline))
@@ -181,6 +183,8 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
                 if data:
                     if ctx.turn is not None:
                         ctx.turn.feed(data)
+                    if ctx.spans is not None:
+                        ctx.spans.streamed(ctx.api, data)
                     await out.write(data)
     except TimeoutError:
         failure = ("timeout", "the upstream stream stalled or ran past the request deadline")
@@ -207,6 +211,8 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
             failure = ("upstream_error" if ended else "truncated", converter.failure)
     if failure is not None:
         stream_failed(ctx, *failure)
+    if ctx.spans is not None:
+        ctx.spans.streamed(ctx.api, tail)
     try:
         if tail:
             await out.write(tail)

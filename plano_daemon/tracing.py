@@ -65,6 +65,44 @@ def finish_reasons(api: str, body: bytes) -> list[str]:
     return [str(parsed["status"])] if parsed.get("status") else []
 
 
+class StreamFinish:
+    """The finish reasons in a stream as the client receives it (chat chunks' `finish_reason`, Anthropic's
+    `message_delta.stop_reason`, the Responses terminal event's status); only events naming one are parsed."""
+
+    __slots__ = ("_api", "_buffer", "reasons")
+    _MARKERS = (b'"finish_reason"', b'"stop_reason"', b'"response.completed"', b'"response.incomplete"')
+
+    def __init__(self, api: str) -> None:
+        self._api = api
+        self._buffer = b""
+        self.reasons: list[str] = []
+
+    def feed(self, chunk: bytes) -> None:
+        *events, self._buffer = (self._buffer + chunk).replace(b"\r\n", b"\n").split(b"\n\n")
+        for event in events:
+            if any(marker in event for marker in self._MARKERS):
+                for line in event.split(b"\n"):
+                    if line.startswith(b"data:"):
+                        self._read(line[5:].strip())
+
+    def _read(self, data: bytes) -> None:
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(parsed, dict):
+            return
+        if self._api == CHAT:
+            found = finish_reasons(CHAT, data)
+        elif self._api == MESSAGES:
+            delta = parsed.get("delta")
+            found = [str(delta["stop_reason"])] if isinstance(delta, dict) and delta.get("stop_reason") else []
+        else:
+            response = parsed.get("response")
+            found = [str(response["status"])] if isinstance(response, dict) and response.get("status") else []
+        self.reasons.extend(r for r in found if r not in self.reasons)
+
+
 class Tracing:
     """The exporter and tracer of one gateway process."""
 
@@ -125,7 +163,7 @@ class Tracing:
 class RequestSpans:
     """The spans of one request; the proxy calls these at its steps."""
 
-    __slots__ = ("_tracing", "root", "_context", "finish_reasons")
+    __slots__ = ("_tracing", "root", "_context", "finish_reasons", "_stream")
 
     def __init__(self, tracing: Tracing, root: Span) -> None:
         from opentelemetry.trace import set_span_in_context
@@ -134,11 +172,19 @@ class RequestSpans:
         self.root = root
         self._context = set_span_in_context(root)
         self.finish_reasons: list[str] = []
+        self._stream: StreamFinish | None = None
 
     def answered(self, api: str, body: bytes) -> None:
         """Read the finish reasons of a non-streaming answer (only when this trace is sampled)."""
         if self.root.is_recording():
             self.finish_reasons = finish_reasons(api, body)
+
+    def streamed(self, api: str, chunk: bytes) -> None:
+        """A chunk of the stream the client receives, read for its finish reasons (only when sampled)."""
+        if self.root.is_recording():
+            if self._stream is None:
+                self._stream = StreamFinish(api)
+            self._stream.feed(chunk)
 
     @contextmanager
     def step(self, name: str, **attributes: Any) -> Iterator[Span]:
@@ -199,8 +245,9 @@ class RequestSpans:
                 "gen_ai.usage.input_tokens": ctx.input_tokens, "gen_ai.usage.output_tokens": ctx.output_tokens,
                 "llm.usage.prompt_tokens": ctx.input_tokens, "llm.usage.completion_tokens": ctx.output_tokens,
                 "llm.usage.total_tokens": ctx.input_tokens + ctx.output_tokens})
-        if self.finish_reasons:
-            attributes["gen_ai.response.finish_reasons"] = self.finish_reasons
+        reasons = self._stream.reasons if self._stream is not None else self.finish_reasons
+        if reasons:
+            attributes["gen_ai.response.finish_reasons"] = reasons
         span.set_attributes(attributes)
         if status >= 500 or (status < 400 and ctx.error):  # a client's 4xx is not the server's error
             span.set_attribute("error.type", str(status))

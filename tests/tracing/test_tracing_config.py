@@ -7,7 +7,7 @@ import yaml
 
 from plano_daemon.config.load import load_config
 from plano_daemon.errors import ConfigError
-from plano_daemon.tracing import finish_reasons
+from plano_daemon.tracing import StreamFinish, finish_reasons
 
 BASE = {"version": "v0.4.0", "listeners": [{"type": "model", "name": "m", "port": 12000}],
         "model_providers": [{"model": "openai/gpt-4o", "access_key": "k"}]}
@@ -43,3 +43,19 @@ def test_finish_reasons_in_each_dialect():
     assert finish_reasons("messages", b'{"stop_reason":"end_turn"}') == ["end_turn"]
     assert finish_reasons("responses", b'{"status":"completed"}') == ["completed"]
     assert finish_reasons("chat", b"not json") == []
+
+
+def test_stream_finish_reasons_in_each_dialect_across_chunk_boundaries():
+    streams = {
+        "chat": b'data: {"choices":[{"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
+                b'data: {"choices":[{"delta":{},"finish_reason":"tool_calls"}]}\n\ndata: [DONE]\n\n',
+        "messages": b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"max_tokens"}}\n\n',
+        "responses": b'event: response.completed\r\ndata: {"type":"response.completed","response":'
+                     b'{"status":"completed"}}\r\n\r\n',
+    }
+    expected = {"chat": ["tool_calls"], "messages": ["max_tokens"], "responses": ["completed"]}
+    for api, data in streams.items():
+        sniff = StreamFinish(api)
+        for i in range(0, len(data), 5):
+            sniff.feed(data[i:i + 5])
+        assert sniff.reasons == expected[api], api

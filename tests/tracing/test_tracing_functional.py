@@ -92,6 +92,7 @@ async def test_without_a_client_traceparent_the_trace_id_is_the_request_id(
     (root,) = [s for s in spans if s.kind == "SPAN_KIND_SERVER"]
     assert root.trace_id == raw.headers["x-request-id"] and root.parent_id == ""
     assert root.attributes["gen_ai.provider.name"] == "anthropic" and root.attributes["llm.is_streaming"] is True
+    assert root.attributes["gen_ai.response.finish_reasons"] == ["end_turn"]
     assert root.attributes["http.request.header.x-team"] == "infra" and root.attributes["deployment"] == "laptop"
     assert not any("x-api-key" in k for k in root.attributes)  # a credential header, whatever the prefixes say
 
