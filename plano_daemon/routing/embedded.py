@@ -249,7 +249,15 @@ def _latest_query(text: str) -> dict[str, float]:
     query, words = analyse(text, lead=LEAD_WORDS, lead_weight=LEAD_WEIGHT)
     if words <= SHORT_PROMPT_WORDS and not any(f.startswith("d:") for f in query):
         query["i:simple"] = 1.0
+    # A failure reported without saying what to do ("tests pass locally but fail in CI") asks why.
+    if "d:error" in query and not any(i in query for i in _ASKS):
+        query["i:diagnose"] = max(query.get("i:diagnose", 0.0), query["d:error"])
     return query
+
+
+#: Intents that say what to do about a failure; without one, a failure report asks for a diagnosis.
+_ASKS = ("i:create", "i:modify", "i:fix", "i:diagnose", "i:explain", "i:document", "i:summarize",
+         "i:translate", "i:convert", "i:respond")
 
 
 @lru_cache(maxsize=_TEXT_CACHE)

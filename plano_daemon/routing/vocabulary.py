@@ -23,6 +23,8 @@ from itertools import chain
 from operator import itemgetter, or_
 from typing import NamedTuple
 
+_LANGUAGES = ("spanish", "french", "german", "italian", "japanese", "chinese", "mandarin", "portuguese", "korean", "russian", "dutch", "arabic", "hindi", "english", "polish", "swedish", "greek", "turkish")
+
 #: intent → surface words and phrases (lowercase; single words are stemmed before lookup).
 INTENTS: dict[str, tuple[str, ...]] = {
     "i:create": ("write", "wrote", "written", "create", "generate", "implement", "build", "scaffold",
@@ -40,33 +42,38 @@ INTENTS: dict[str, tuple[str, ...]] = {
                   "how does", "how do", "understand", "understanding", "meaning", "mean", "purpose",
                   "clarify", "tell me what", "how it works", "teach", "elaborate", "interpret",
                   "break down", "difference between", "what is a", "what's a", "why does", "why is",
-                  "learn", "learning", "help me understand"),
+                  "learn", "learning", "help me understand",
+                  "what's the point", "what is the point", "the point of", "how is", "how are", "what this", "what that", "what it does", "what happens"),
     "i:review": ("read", "reading", "review", "reviewing", "inspect", "look at", "look over", "audit",
                  "trace", "tracing", "follow", "existing", "flow", "step through", "go over", "go through",
-                 "check", "critique", "feedback", "assess", "grade", "proofread", "flag"),
+                 "check", "critique", "feedback", "assess", "grade", "proofread",
+                 "which functions", "who calls", "where is it used", "called from", "calls", "call sites"),
     "i:compare": ("compare", "comparison", "comparing", "versus", "vs", "tradeoff", "trade-off",
                   "trade offs", "tradeoffs", "pros and cons", "pros", "cons", "evaluate", "evaluating",
                   "weigh", "options", "alternatives", "recommend", "recommendation", "should we",
                   "should i", "better", "choose", "choice", "which one", "decide", "decision",
-                  "worth it", "pick", "risk", "risks", "impact"),
+                  "worth it", "pick", "risk", "risks", "impact",
+                  "rank", "ranking", "prioritize", "prioritise", "most important", "matter most"),
     "i:reason": ("reason", "reasoning", "think through", "think about", "complex", "multi-step",
                  "step by step", "analysis", "analyze", "analyse", "analytical", "logic", "logical",
                  "deduce", "infer", "estimate", "strategy", "strategic", "in depth", "in-depth",
                  "thorough", "thoroughly", "careful", "detailed", "in detail", "implications",
-                 "consequences", "consider", "work out", "justify"),
+                 "consequences", "consider", "work out", "justify",
+                 "think it through", "effects", "second-order", "ramifications"),
     "i:plan": ("plan", "planning", "roadmap", "decompose", "break into", "milestones", "organize",
                "organise", "schedule", "itinerary", "outline", "checklist", "steps", "decomposition",
                "break down", "tasks for"),
     "i:summarize": ("summarize", "summarise", "summary", "gist", "tl;dr", "tldr", "recap", "digest",
                     "synopsis", "overview", "key points", "condense", "shorten"),
-    "i:translate": ("translate", "translation", "in spanish", "in french", "in german", "into spanish",
-                    "into french", "into german", "how do you say", "in another language"),
+    "i:translate": ("translate", "translation", "how do you say", "in another language",
+                    *(f"{word} {lang}" for lang in _LANGUAGES for word in ("in", "into", "to"))),
     "i:convert": ("convert", "conversion", "format", "reformat", "transform", "turn into", "turn this into",
                   "to yaml", "to json", "to csv", "to markdown", "encode", "decode"),
     "i:lookup": ("what is the", "who is", "who was", "who won", "who wrote", "when did",
                  "when was", "where is", "what year", "how many", "how much", "how far", "how old",
                  "how tall", "define", "definition", "fact", "factual", "lookup", "look up",
-                 "stand for", "capital of", "synonym", "antonym", "spell", "spelling"),
+                 "stand for", "capital of", "synonym", "antonym", "spell", "spelling",
+                 "plural of", "past tense of", "opposite of", "rhymes with"),
     "i:chat": ("hi", "hello", "hey", "thanks", "thank you", "thx", "bye", "goodbye", "good morning",
                "good night", "how are you", "chat", "chit-chat", "conversation", "casual", "small talk",
                "cheers", "ok", "okay", "sup"),
@@ -93,8 +100,9 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                "closure", "thread", "syntax", "boilerplate", "framework", "dependency", "unit test",
                "pull request", "diff", "commit", "refactor", "parser", "binary", "software", "app",
                "feature", "bug", "bugs", "git", "compile", "build", "test", "tests", "lint",
-               "argument", "parameter", "return value", "constructor", "array", "string", "list",
-               "dict", "hash map", "object", "type", "types", "stack", "queue", "plugin", "sdk"),
+               "argument", "parameter", "return value", "constructor", "array", "string",
+               "dict", "hash map", "stack", "queue", "plugin", "sdk",
+               "mutex", "lock", "semaphore", "channel", "goroutine", "coroutine", "worker", "workers", "cache", "caching", "retry", "retries", "config", "configuration", "environment variable", "middleware", "resolver", "graphql", "rest api", "grpc", "websocket", "orm", "controller", "request handler", "payload", "http client", "jwt", "bitwise", "bit shift", "boolean", "integer", "hash", "big o", "complexity", "runtime", "memory", "exception handling", "null"),
     "d:lang": ("python", "go", "golang", "rust", "typescript", "javascript", "js", "java", "kotlin",
                "swift", "ruby", "php", "bash", "shell", "c++", "cpp", "c#", "haskell", "scala", "elixir",
                "lua", "perl", "nix", "react", "vue", "angular", "django", "flask", "fastapi", "express",
@@ -108,7 +116,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                 "denied", "oom", "out of memory", "killed", "core dump", "deadlock", "race condition",
                 "undefined", "nonetype", "regression", "exits", "exited", "abort", "aborted",
                 "flaky", "intermittent", "intermittently", "unexpected", "wrong", "issue", "problem", "stuck", "warning", "not found", "cannot", "can't",
-                "won't", "unable"),
+                "won't", "unable",
+                "slow", "slowly", "slower", "slowness", "sluggish", "takes forever", "laggy", "spike", "spikes"),
     "d:ops": ("deploy", "deployment", "deployments", "docker", "kubernetes", "k8s", "kubectl", "pod",
               "pods", "helm", "container", "containers", "systemd", "systemctl", "service", "server",
               "servers", "nixos", "infrastructure", "cluster", "node", "nodes", "ingress", "replica",
@@ -135,15 +144,17 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                    "permissions", "access control", "auth", "authentication", "authorization", "csrf",
                    "xss", "injection", "pentest", "hardening", "breach", "2fa", "mfa"),
     "d:web": ("website", "websites", "web", "web page", "webpage", "url", "urls", "link", "internet",
-              "online", "http", "https", "www", "wikipedia", "news", "site", "sites", "page",
+              "online", "wikipedia", "news", "site", "sites", "page",
               "pages", "status page", "blog", "headlines", "latest", "today's", "today",
               "current", "currently", "right now", "recent", "this week", "weather", "forecast", "exchange rate", "homepage", "search engine",
-              "search online", "look online", "find online", "search the web", "search the internet"),
+              "search online", "look online", "find online", "search the web", "search the internet",
+              "price of", "the price", "how much does"),
     "d:docs": ("documentation", "document", "docs", "doc", "readme", "docstring", "docstrings", "comment",
                "comments", "changelog", "release notes", "guide", "user guide", "manual", "tutorial",
                "commit message", "api docs", "decision record", "adr", "wiki", "technical writing",
                "howto", "how-to", "faq", "man page", "annotate", "onboarding doc", "specification",
-               "contributing", "announcement", "section", "getting started", "openapi", "reference"),
+               "contributing", "announcement", "section", "getting started", "openapi", "reference",
+               "runbook", "playbook", "handbook", "design doc", "write-up", "instructions", "upgrade guide", "migration guide"),
     "d:legal": ("legal", "law", "laws", "lawyer", "attorney", "contract", "contracts", "agreement",
                 "agreements", "clause", "clauses", "nda", "terms", "terms of service", "terms and conditions",
                 "privacy policy", "compliance", "compliant", "gdpr", "hipaa", "ccpa", "regulation",
@@ -159,7 +170,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                     "social media", "instagram", "linkedin", "twitter", "tiktok", "facebook", "post",
                     "posts", "caption", "captions", "newsletter", "ad", "ads", "advert", "advertising",
                     "seo", "audience", "launch", "promotion", "promo", "press release", "copy",
-                    "copywriting", "landing page", "engagement", "followers", "content"),
+                    "copywriting", "landing page", "engagement", "followers", "content",
+                    "tweet", "tweets"),
     "d:sales": ("sales", "sell", "selling", "prospect", "prospects", "lead", "leads", "pitch",
                 "pitching", "cold email", "outreach", "deal", "deals", "negotiate", "negotiation",
                 "proposal", "quote", "discount", "pricing", "crm", "pipeline", "demo", "client",
@@ -242,7 +254,8 @@ CONCEPTS: dict[str, tuple[str, ...]] = {**INTENTS, **DOMAINS}
 INTENT_CONCEPTS = frozenset(INTENTS)
 #: Words route descriptions use for "requests" in general: they say nothing about which route.
 GENERIC = frozenset({"question", "task", "answer", "thing", "stuff", "request", "help", "work",
-                     "problem", "issue", "general", "other", "various", "etc", "topic", "kind"})
+                     "problem", "issue", "general", "other", "various", "etc", "topic", "kind", "new",
+                     "way", "good", "best", "bit", "lot", "thing", "something", "anything"})
 
 STOPWORDS = frozenset(
     "a an the and or but of to in on at for with from by as is are was were be been being it its this "
@@ -254,7 +267,7 @@ STOPWORDS = frozenset(
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9+#%']*(?:[-.][a-z0-9+#]+)*|%")
 _SUFFIXES = (("ization", "iz"), ("ation", "at"), ("ement", ""), ("ment", ""), ("ingly", ""),
-             ("ing", ""), ("edly", ""), ("ed", ""), ("er", ""), ("ly", ""), ("e", ""))
+             ("ing", ""), ("edly", ""), ("ed", ""), ("ure", ""), ("ly", ""), ("e", ""))
 _KEEP = frozenset({"news", "always", "status", "analysis", "series", "species", "yes", "plus"})
 #: Mentioning a language or a test says the task is about code.
 #: Naming a language or SQL says the task is about code; weighing options is reasoning. The implied
