@@ -247,7 +247,7 @@ _TEXT_CACHE = 512
 @lru_cache(maxsize=_TEXT_CACHE)
 def _latest_query(text: str) -> dict[str, float]:
     query, words = analyse(text, lead=LEAD_WORDS, lead_weight=LEAD_WEIGHT)
-    if words <= SHORT_PROMPT_WORDS and not any(f.startswith("d:") for f in query):
+    if words <= SHORT_PROMPT_WORDS and not any(f in query for f in _TASK_DOMAINS):
         query["i:simple"] = 1.0
     # A failure reported without saying what to do ("tests pass locally but fail in CI") asks why.
     if "d:error" in query and not any(i in query for i in _ASKS):
@@ -255,6 +255,8 @@ def _latest_query(text: str) -> dict[str, float]:
     return query
 
 
+#: A short prompt about these is a task, not a quick question.
+_TASK_DOMAINS = ("d:code", "d:lang", "d:error", "d:docs", "d:web")
 #: Intents that say what to do about a failure; without one, a failure report asks for a diagnosis.
 _ASKS = ("i:create", "i:modify", "i:fix", "i:diagnose", "i:explain", "i:document", "i:summarize",
          "i:translate", "i:convert", "i:respond")

@@ -29,7 +29,8 @@ _LANGUAGES = ("spanish", "french", "german", "italian", "japanese", "chinese", "
 INTENTS: dict[str, tuple[str, ...]] = {
     "i:create": ("write", "wrote", "written", "create", "generate", "implement", "build", "scaffold",
                  "add", "make", "develop", "code up", "produce", "compose", "construct", "author",
-                 "set up", "draft", "come up with", "design"),
+                 "set up", "draft", "come up with", "design",
+                 "put together", "whip up"),
     "i:modify": ("refactor", "rewrite", "restructure", "clean up", "simplify", "modify", "change",
                  "update", "migrate", "rename", "port", "optimize", "optimise", "improve", "edit",
                  "revise", "rework", "tweak", "speed up", "tune", "tuning", "polish"),
@@ -43,7 +44,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
                   "clarify", "tell me what", "how it works", "teach", "elaborate", "interpret",
                   "break down", "difference between", "what is a", "what's a", "why does", "why is",
                   "learn", "learning", "help me understand",
-                  "what's the point", "what is the point", "the point of", "how is", "how are", "what this", "what that", "what it does", "what happens"),
+                  "what's the point", "what is the point", "the point of", "how is", "how are", "what this", "what that", "what it does", "what happens",
+                  "what's happening", "what is happening"),
     "i:review": ("read", "reading", "review", "reviewing", "inspect", "look at", "look over", "audit",
                  "trace", "tracing", "follow", "existing", "flow", "step through", "go over", "go through",
                  "check", "critique", "feedback", "assess", "grade", "proofread",
@@ -53,7 +55,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
                   "weigh", "options", "alternatives", "recommend", "recommendation", "should we",
                   "should i", "better", "choose", "choice", "which one", "decide", "decision",
                   "worth it", "pick", "risk", "risks", "impact",
-                  "rank", "ranking", "prioritize", "prioritise", "most important", "matter most"),
+                  "rank", "ranking", "prioritize", "prioritise", "most important", "matter most",
+                  "cheaper", "faster", "worse", "more expensive", "which is better", "which is best"),
     "i:reason": ("reason", "reasoning", "think through", "think about", "complex", "multi-step",
                  "step by step", "analysis", "analyze", "analyse", "analytical", "logic", "logical",
                  "deduce", "infer", "estimate", "strategy", "strategic", "in depth", "in-depth",
@@ -79,7 +82,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
                "cheers", "ok", "okay", "sup"),
     "i:browse": ("browse", "browsing", "search the", "search for", "search online", "look online",
                  "find online", "google", "fetch", "visit", "go to", "open this", "crawl", "scrape",
-                 "download", "check the website", "pull up"),
+                 "download", "check the website", "pull up",
+                 "search", "searching"),
     "i:compute": ("calculate", "compute", "how much is", "multiply", "divide", "times", "plus", "minus",
                   "sum of", "percent of", "round", "convert units"),
     "i:brainstorm": ("ideas", "brainstorm", "suggest", "suggestions", "come up with", "inspiration",
@@ -117,7 +121,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                 "undefined", "nonetype", "regression", "exits", "exited", "abort", "aborted",
                 "flaky", "intermittent", "intermittently", "unexpected", "wrong", "issue", "problem", "stuck", "warning", "not found", "cannot", "can't",
                 "won't", "unable",
-                "slow", "slowly", "slower", "slowness", "sluggish", "takes forever", "laggy", "spike", "spikes"),
+                "slow", "slowly", "slower", "slowness", "sluggish", "takes forever", "laggy", "spike", "spikes",
+                "used to work", "no longer", "anymore", "stopped", "does nothing", "nothing happens", "prints nothing", "returns nothing", "empty output", "oom-killed"),
     "d:ops": ("deploy", "deployment", "deployments", "docker", "kubernetes", "k8s", "kubectl", "pod",
               "pods", "helm", "container", "containers", "systemd", "systemctl", "service", "server",
               "servers", "nixos", "infrastructure", "cluster", "node", "nodes", "ingress", "replica",
@@ -148,13 +153,15 @@ DOMAINS: dict[str, tuple[str, ...]] = {
               "pages", "status page", "blog", "headlines", "latest", "today's", "today",
               "current", "currently", "right now", "recent", "this week", "weather", "forecast", "exchange rate", "homepage", "search engine",
               "search online", "look online", "find online", "search the web", "search the internet",
-              "price of", "the price", "how much does"),
+              "price of", "the price", "how much does",
+              "tonight", "tonight's", "near me", "nearest", "phone number"),
     "d:docs": ("documentation", "document", "docs", "doc", "readme", "docstring", "docstrings", "comment",
                "comments", "changelog", "release notes", "guide", "user guide", "manual", "tutorial",
                "commit message", "api docs", "decision record", "adr", "wiki", "technical writing",
                "howto", "how-to", "faq", "man page", "annotate", "onboarding doc", "specification",
                "contributing", "announcement", "section", "getting started", "openapi", "reference",
-               "runbook", "playbook", "handbook", "design doc", "write-up", "instructions", "upgrade guide", "migration guide"),
+               "runbook", "playbook", "handbook", "design doc", "write-up", "instructions", "upgrade guide", "migration guide",
+               "notice", "glossary", "pr description", "pull request description", "deprecation notice"),
     "d:legal": ("legal", "law", "laws", "lawyer", "attorney", "contract", "contracts", "agreement",
                 "agreements", "clause", "clauses", "nda", "terms", "terms of service", "terms and conditions",
                 "privacy policy", "compliance", "compliant", "gdpr", "hipaa", "ccpa", "regulation",
@@ -383,6 +390,8 @@ class Analysis(NamedTuple):
 def _lexeme(token: str) -> Lexeme:
     st = stem(token)
     concepts = WORD_CONCEPTS.get(st, frozenset())
+    if not concepts and "-" in token:  # "oom-killed", "callback-based": what the parts mean
+        concepts = frozenset().union(*(WORD_CONCEPTS.get(stem(part), ()) for part in token.split("-")))
     content = token not in STOPWORDS and st not in STOPWORDS
     # "why", "how" are stopwords but still cue a concept.
     share = (GENERIC_SHARE if st in _GENERIC_STEMS else
