@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from plano_daemon.routing.conversation import Turn
 from plano_daemon.routing.routes import Route
-from plano_daemon.routing.vocabulary import analyse, features, is_topic
+from plano_daemon.routing.vocabulary import analyse, cues, features, is_topic
 
 NAME_WEIGHT = 1.5
 DESCRIPTION_WEIGHT = 1.0
@@ -61,6 +61,7 @@ class Explained:
     score: float
     intent_only: bool  # matched none of the route's topics, so its score was cut to INTENT_ONLY
     matched: tuple[tuple[str, float], ...]  # (feature, contribution), largest first
+    words: dict[str, tuple[str, ...]]  # feature → the latest message's words that cue it (if any)
 
 
 class EmbeddedRouter:
@@ -166,10 +167,14 @@ class EmbeddedRouter:
                     topic_hit[route] |= is_topic_
                 elif best.get(route) == i and targets[i] > 0:
                     matched[route].append((f"{f} (example {i - self._first_example(route) + 1})", w * weight))
+        latest = next((t.content for t in reversed(turns) if t.role == "user"), "")
+        by_feature = cues(_clip(latest))
         out = []
         for i, (name, score) in enumerate(zip(self._names, self._route_scores(targets), strict=True)):
             cut = self._has_topic[i] and not topic_hit[i] and any(m for m in matched[i] if "(" not in m[0])
-            out.append(Explained(name, score, cut, tuple(sorted(matched[i], key=lambda m: -m[1]))))
+            found = tuple(sorted(matched[i], key=lambda m: -m[1]))
+            words = {f: by_feature[f.split(" (")[0]] for f, _ in found if f.split(" (")[0] in by_feature}
+            out.append(Explained(name, score, cut, found, words))
         return sorted(out, key=lambda e: -e.score)
 
     def _first_example(self, route: int) -> int:

@@ -505,6 +505,16 @@ def analyse(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> Analysis:
     return Analysis({f: n if n <= 1.0 else _saturate(n) for f, n in counts.items()}, words)
 
 
+def cues(text: str) -> dict[str, tuple[str, ...]]:
+    """Feature → the words of `text` that produce it, for `route --explain` (phrases are matched
+    word by word here, so a concept only a phrase cues has no words)."""
+    found: dict[str, list[str]] = {}
+    for token in tokens(text):
+        for feature, _ in _lexeme(token).pairs:
+            if token not in found.setdefault(feature, []):
+                found[feature].append(token)
+    return {f: tuple(words) for f, words in found.items()}
+
 def is_topic(feature: str) -> bool:
     """Whether a route feature says what the route is about (a domain, or a word that is neither an
     intent word nor a generic one like "task"), as opposed to what kind of request it serves."""

@@ -36,7 +36,7 @@ from plano_daemon.routing.conversation import Turn  # noqa: E402
 from plano_daemon.routing.embedded import EmbeddedRouter, router_for  # noqa: E402
 from plano_daemon.routing.routes import Route  # noqa: E402
 from tests.routing_sets.sets import (  # noqa: E402
-    FLOORS, Labelled, Result, RouteSet, dev_set, evaluate, heldout_sets, tuning_sets)
+    FLOORS, TARGETS, Result, RouteSet, dev_set, evaluate, heldout_sets, tuning_sets)
 
 FOLDS = 5
 
@@ -126,12 +126,13 @@ def k_fold(route_set: RouteSet, folds: int = FOLDS) -> tuple[int, int]:
 
 
 def accuracy_report(show_confusion: bool) -> list[str]:
-    lines = [f"{'set':34} {'kind':9} {'n':>4} {'top-1':>7} {'floor':>6}"]
+    lines = [f"{'set':34} {'kind':9} {'n':>4} {'top-1':>7} {'target':>6} {'floor':>6}"]
     for kind, sets in (("held-out", heldout_sets()), ("tuning", tuning_sets())):
         for route_set in sets:
             result = evaluate(route_set)
-            floor = FLOORS.get(route_set.name)
-            mark = "" if floor is None else f"{floor:6.0%}" + ("" if result.accuracy >= floor else "  BELOW")
+            target, floor = TARGETS.get(route_set.name), FLOORS.get(route_set.name)
+            mark = "" if target is None or floor is None else (
+                f"{target:6.0%} {floor:6.1%}" + ("" if result.accuracy >= target else "  below target"))
             lines.append(f"{route_set.name:34} {kind:9} {result.total:4} {result.accuracy:7.1%} {mark}")
             if show_confusion or kind == "held-out":
                 lines.append(confusion_matrix(route_set, result))
