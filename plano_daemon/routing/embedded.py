@@ -43,7 +43,8 @@ SHORT_PROMPT_WORDS = 4
 #: The first content words of a prompt usually say what kind of task it is.
 LEAD_WORDS = 3
 LEAD_WEIGHT = 1.6
-DEFAULT_THRESHOLD = 0.9
+#: Midway between the best no-match score and the lowest right-route score on the tuning sets.
+DEFAULT_THRESHOLD = 0.85
 
 
 @dataclass(frozen=True, slots=True)

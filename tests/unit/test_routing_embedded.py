@@ -187,3 +187,18 @@ def test_explain_shows_each_routes_score_and_the_words_behind_it():
     assert {e.route: e.score for e in explained} == dict(router.route(turns).scores)
     assert explained[0].words["d:docs"] == ("docstrings",)
     assert sum(adds for _, adds in explained[0].matched) == pytest.approx(explained[0].score)
+
+
+def test_a_fresh_decision_costs_microseconds():
+    """p50 <= 0.2 ms and p99 <= 1 ms for a prompt seen for the first time (per-word caches warm, as
+    in a running gateway). Measured in thread CPU time, which other processes on a busy machine do
+    not inflate; `tests/perf/router_bench.py` reports wall time too."""
+    from tests.perf.router_bench import forget_texts, p50_p99, timed
+    samples: list[float] = []
+    for route_set in [dev_set(), *heldout_sets()]:
+        router = EmbeddedRouter(route_set.routes)
+        for row in route_set.rows:
+            router.route([Turn("user", row.prompt)])  # warm the per-word caches
+            samples += timed(lambda r=row, rt=router: rt.route([Turn("user", r.prompt)]), 3, forget_texts).cpu
+    p50, p99 = p50_p99(samples)
+    assert p50 <= 200 and p99 <= 1000, (p50, p99)
