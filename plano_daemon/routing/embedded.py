@@ -82,26 +82,27 @@ class EmbeddedRouter:
         descriptions = [_description_bag(r) for r in routes]
         examples = [(i, features(e)) for i, r in enumerate(routes) for e in r.examples]
         self._owner = tuple(range(count)) + tuple(i for i, _ in examples)
-        df: dict[str, int] = {}
-        for i, bag in enumerate(descriptions):
-            for f in {*bag, *(f for j, ex in examples if j == i for f in ex)}:
-                df[f] = df.get(f, 0) + 1
-        idf = {f: math.log(1.0 + count / n) for f, n in df.items()}
-        # A topic most routes share ("public-safe … cloud routing" on every route) tells them apart no
-        # better than an intent word does.
-        topical = {f for f, n in df.items() if n <= max(1, count // 2) and is_topic(f)}
+        # Descriptions and examples are weighed apart: what sets routes apart in their descriptions
+        # must not change because many routes' examples mention code.
+        desc_idf, desc_topical = _spread(count, [set(bag) for bag in descriptions])
+        taught = [set[str]() for _ in routes]
+        for i, ex in examples:
+            taught[i].update(ex)
+        ex_idf, ex_topical = _spread(count, taught)
         # Only a route that is mostly about something, and whose domain the thesaurus knows, is held
         # to its topics: "analyzing data, complex reasoning, evaluating tradeoffs…" is about a kind of
         # work, and an unknown word in a description may as well be an intent word the table lacks.
         self._has_topic = tuple(
-            any(f in topical and f.startswith("d:") for f in bag)
-            and sum(w for f, w in bag.items() if f in topical) >= TOPIC_SHARE * sum(bag.values())
+            any(f in desc_topical and f.startswith("d:") for f in bag)
+            and sum(w for f, w in bag.items() if f in desc_topical) >= TOPIC_SHARE * sum(bag.values())
             for bag in descriptions)
         # Inverted: feature → (target index, weight, is a topic) for the targets that have it, so a
         # decision looks each query feature up once instead of once per target. Longer texts match
         # more by chance, so weights shrink with a text's size relative to its kind's mean.
         postings: dict[str, list[tuple[int, float, bool]]] = {}
-        for first, bags, scale in ((0, descriptions, 1.0), (count, [ex for _, ex in examples], EXAMPLE_WEIGHT)):
+        for first, bags, scale, idf, topical in (
+                (0, descriptions, 1.0, desc_idf, desc_topical),
+                (count, [ex for _, ex in examples], EXAMPLE_WEIGHT, ex_idf, ex_topical)):
             sizes = [sum(bag.values()) for bag in bags]
             mean = sum(sizes) / len(sizes) if sizes else 1.0
             for k, (bag, size) in enumerate(zip(bags, sizes, strict=True)):
@@ -137,13 +138,14 @@ class EmbeddedRouter:
 
     def _route_scores(self, targets: list[float]) -> list[float]:
         count = len(self._names)
-        sums = targets[:count]
+        if len(targets) == count:
+            return targets
         best_example = [0.0] * count
         for i in range(count, len(targets)):
             route = self._owner[i]
             if targets[i] > best_example[route]:
                 best_example[route] = targets[i]
-        return [d + e for d, e in zip(sums, best_example, strict=True)]
+        return [d + e for d, e in zip(targets, best_example, strict=False)]
 
     def explain(self, turns: Sequence[Turn]) -> list[Explained]:
         """Every route's score and the features behind it, best route first (slow path, for people).
@@ -184,6 +186,17 @@ class EmbeddedRouter:
     @property
     def threshold(self) -> float:
         return self._threshold
+
+
+def _spread(count: int, route_features: list[set[str]]) -> tuple[dict[str, float], set[str]]:
+    """Inverse route frequency of each feature, and the topics that tell routes apart: a topic most
+    routes share ("public-safe … cloud routing" on every route) does so no better than an intent."""
+    df: dict[str, int] = {}
+    for found in route_features:
+        for f in found:
+            df[f] = df.get(f, 0) + 1
+    idf = {f: math.log(1.0 + count / n) for f, n in df.items()}
+    return idf, {f for f, n in df.items() if n <= max(1, count // 2) and is_topic(f)}
 
 
 @lru_cache(maxsize=64)
