@@ -266,7 +266,7 @@ _TEXT_CACHE = 512
 @lru_cache(maxsize=_TEXT_CACHE)
 def _latest_query(text: str) -> dict[str, float]:
     query, words = analyse(text, lead=LEAD_WORDS, lead_weight=LEAD_WEIGHT)
-    if words <= SHORT_PROMPT_WORDS and not any(f in query for f in _TASK_DOMAINS):
+    if words <= SHORT_PROMPT_WORDS and not any(f in query for f in _TASKS):
         query["i:simple"] = 1.0
     # A failure reported without saying what to do ("tests pass locally but fail in CI") asks why.
     if "d:error" in query and not any(i in query for i in _ASKS):
@@ -274,8 +274,9 @@ def _latest_query(text: str) -> dict[str, float]:
     return query
 
 
-#: A short prompt about these is a task, not a quick question.
-_TASK_DOMAINS = ("d:code", "d:lang", "d:error", "d:docs", "d:web")
+#: A short prompt about these, or asking for these, is a task, not a quick question.
+_TASKS = ("d:code", "d:lang", "d:error", "d:docs", "d:web", "d:ops", "d:ci", "d:database", "d:security",
+          "i:create", "i:modify", "i:fix", "i:diagnose", "i:document", "i:plan", "i:compare", "i:reason")
 #: Intents that say what to do about a failure; without one, a failure report asks for a diagnosis.
 _ASKS = ("i:create", "i:modify", "i:fix", "i:diagnose", "i:explain", "i:document", "i:summarize",
          "i:translate", "i:convert", "i:respond")

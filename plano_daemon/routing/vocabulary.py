@@ -40,7 +40,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
     "i:diagnose": ("debug", "diagnose", "diagnosis", "investigate", "troubleshoot", "troubleshooting",
                    "root cause", "cause", "causing", "why", "figure out", "find out", "what went wrong",
                    "went wrong", "track down", "pinpoint", "where should i look",
-                   "what's going on", "what is going on"),
+                   "what's going on", "what is going on",
+                   "why is my", "why does my", "why do my", "why are my", "why did my"),
     "i:explain": ("explain", "explanation", "describe", "walk through", "walk me through", "what does",
                   "how does", "how do", "understand", "understanding", "meaning", "mean", "purpose",
                   "clarify", "tell me what", "how it works", "teach", "elaborate", "interpret",
@@ -48,7 +49,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
                   "learn", "learning", "help me understand",
                   "what's the point", "what is the point", "the point of", "how is", "how are", "what this", "what that", "what it does", "what happens",
                   "what's happening", "what is happening",
-                  "what is this", "what's this", "what is it doing", "doing with"),
+                  "what is this", "what's this", "what is it doing", "doing with",
+                  "role of", "what is the role", "responsible for"),
     "i:review": ("read", "reading", "review", "reviewing", "inspect", "look at", "look over", "audit",
                  "trace", "tracing", "follow", "existing", "flow", "step through", "go over", "go through",
                  "check", "critique", "feedback", "assess", "grade", "proofread",
@@ -59,7 +61,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
                   "should i", "better", "choose", "choice", "which one", "decide", "decision",
                   "worth it", "pick", "risk", "risks", "impact",
                   "rank", "ranking", "prioritize", "prioritise", "most important", "matter most",
-                  "cheaper", "faster", "worse", "more expensive", "which is better", "which is best"),
+                  "cheaper", "faster", "worse", "more expensive", "which is better", "which is best",
+                  "should our", "should my", "is it worth", "at all"),
     "i:reason": ("reason", "reasoning", "think through", "think about", "complex", "multi-step",
                  "step by step", "analysis", "analyze", "analyse", "analytical", "logic", "logical",
                  "deduce", "infer", "estimate", "strategy", "strategic", "in depth", "in-depth",
@@ -111,7 +114,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                "dict", "hash map", "stack", "queue", "plugin", "sdk",
                "mutex", "lock", "semaphore", "channel", "goroutine", "coroutine", "worker", "workers", "cache", "caching", "retry", "retries", "config", "configuration", "environment variable", "middleware", "resolver", "graphql", "rest api", "grpc", "websocket", "orm", "controller", "request handler", "payload", "http client", "jwt", "bitwise", "bit shift", "boolean", "integer", "hash", "big o", "complexity", "runtime", "memory", "exception handling", "null",
                "list comprehension", "dict comprehension", "comprehension",
-               "code a", "code an", "code me", "promise", "promises", "event loop", "future", "futures", "sql view"),
+               "code a", "code an", "code me", "promise", "promises", "event loop", "future", "futures", "sql view",
+               "binary search", "linear search", "search algorithm", "full-text search", "search index", "search bar", "search function", "depth-first search", "breadth-first search"),
     "d:lang": ("python", "go", "golang", "rust", "typescript", "javascript", "js", "java", "kotlin",
                "swift", "ruby", "php", "bash", "shell", "c++", "cpp", "c#", "haskell", "scala", "elixir",
                "lua", "perl", "nix", "react", "vue", "angular", "django", "flask", "fastapi", "express",
@@ -128,7 +132,9 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                 "won't", "unable",
                 "slow", "slowly", "slower", "slowness", "sluggish", "takes forever", "laggy", "spike", "spikes",
                 "used to work", "no longer", "anymore", "stopped", "does nothing", "nothing happens", "prints nothing", "returns nothing", "empty output", "oom-killed",
-                "random", "randomly", "suddenly", "sometimes", "twice", "duplicate", "duplicated", "cold start", "cold starts", "went from", "disappear", "disappeared", "vanish", "vanished", "dropped", "lost"),
+                "random", "randomly", "suddenly", "sometimes", "twice", "duplicate", "duplicated", "cold start", "cold starts", "went from", "disappear", "disappeared", "vanish", "vanished", "dropped", "lost",
+                "could not", "couldn't", "failed to", "unable to",
+                "why is my", "why does my", "why do my", "why are my", "why did my"),
     "d:ops": ("deploy", "deployment", "deployments", "docker", "kubernetes", "k8s", "kubectl", "pod",
               "pods", "helm", "container", "containers", "systemd", "systemctl", "service", "server",
               "servers", "nixos", "infrastructure", "cluster", "node", "nodes", "ingress", "replica",
@@ -163,14 +169,16 @@ DOMAINS: dict[str, tuple[str, ...]] = {
               "pages", "status page", "blog", "headlines", "latest", "today's", "today", "currently", "right now", "recent", "this week", "weather", "forecast", "exchange rate", "homepage", "search engine",
               "search online", "look online", "find online", "search the web", "search the internet",
               "price of", "the price", "how much does",
-              "tonight", "tonight's", "near me", "nearest", "phone number"),
+              "tonight", "tonight's", "near me", "nearest", "phone number",
+              "article", "articles"),
     "d:docs": ("documentation", "document", "docs", "doc", "readme", "docstring", "docstrings", "comment",
                "comments", "changelog", "release notes", "guide", "user guide", "manual", "tutorial",
                "commit message", "api docs", "decision record", "adr", "wiki", "technical writing",
                "howto", "how-to", "faq", "man page", "annotate", "onboarding doc", "specification",
                "contributing", "announcement", "section", "getting started", "openapi", "reference",
                "runbook", "playbook", "handbook", "design doc", "write-up", "instructions", "upgrade guide", "migration guide",
-               "notice", "glossary", "pr description", "pull request description", "deprecation notice"),
+               "notice", "glossary", "pr description", "pull request description", "deprecation notice",
+               "code of conduct"),
     "d:legal": ("legal", "law", "laws", "lawyer", "attorney", "contract", "contracts", "agreement",
                 "agreements", "clause", "clauses", "nda", "terms", "terms of service", "terms and conditions",
                 "privacy policy", "compliance", "compliant", "gdpr", "hipaa", "ccpa", "regulation",
@@ -302,9 +310,10 @@ _SUFFIXES = (("ization", "iz"), ("ation", "at"), ("ement", ""), ("ment", ""), ("
              ("ing", ""), ("edly", ""), ("ed", ""), ("ure", ""), ("ly", ""), ("e", ""))
 _KEEP = frozenset({"news", "always", "status", "analysis", "series", "species", "yes", "plus"})
 #: Mentioning a language or a test says the task is about code.
-#: Naming a language or SQL says the task is about code; weighing options is reasoning. The implied
-#: concept gets `IMPLIED_SHARE` of the implying one's weight.
-IMPLIES = {"d:lang": "d:code", "d:database": "d:code", "i:compare": "i:reason", "i:summarize": "i:explain"}
+#: Naming a language or SQL says the task is about code; weighing options is reasoning; searching
+#: and browsing happen on the web. The implied concept gets `IMPLIED_SHARE` of the implying one's weight.
+IMPLIES = {"d:lang": "d:code", "d:database": "d:code", "i:compare": "i:reason", "i:summarize": "i:explain",
+           "i:browse": "d:web"}
 IMPLIED_SHARE = 0.5
 
 
