@@ -134,7 +134,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                 "used to work", "no longer", "anymore", "stopped", "does nothing", "nothing happens", "prints nothing", "returns nothing", "empty output", "oom-killed",
                 "random", "randomly", "suddenly", "sometimes", "twice", "duplicate", "duplicated", "cold start", "cold starts", "went from", "disappear", "disappeared", "vanish", "vanished", "dropped", "lost",
                 "could not", "couldn't", "failed to", "unable to",
-                "why is my", "why does my", "why do my", "why are my", "why did my"),
+                "why is my", "why does my", "why do my", "why are my", "why did my",
+                "is down", "went down", "keeps failing"),
     "d:ops": ("deploy", "deployment", "deployments", "docker", "kubernetes", "k8s", "kubectl", "pod",
               "pods", "helm", "container", "containers", "systemd", "systemctl", "service", "server",
               "servers", "nixos", "infrastructure", "cluster", "node", "nodes", "ingress", "replica",
@@ -170,7 +171,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
               "search online", "look online", "find online", "search the web", "search the internet",
               "price of", "the price", "how much does",
               "tonight", "tonight's", "near me", "nearest", "phone number",
-              "article", "articles"),
+              "article", "articles",
+              "newest", "latest version", "newest version"),
     "d:docs": ("documentation", "document", "docs", "doc", "readme", "docstring", "docstrings", "comment",
                "comments", "changelog", "release notes", "guide", "user guide", "manual", "tutorial",
                "commit message", "api docs", "decision record", "adr", "wiki", "technical writing",
@@ -234,14 +236,16 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                   "civilization", "treaty", "era", "colonial", "independence", "cold war",
                   "roman", "rome", "greek", "industrial revolution", "renaissance", "president",
                   "historical figure", "event", "events", "reign",
-                  "ancient egypt", "ancient greece", "middle ages", "feudalism", "crusades", "colonialism", "slavery", "civil war", "constitution", "monarchy", "republic", "democracy", "parliament", "invasion", "conquest", "explorer", "exploration", "armistice", "holocaust", "nazi", "soviet", "napoleon", "caesar", "viking", "vikings", "samurai", "ottoman", "byzantine", "mongol", "aztec", "inca", "timeline", "19th century", "20th century", "kingdom", "pharaohs", "historically"),
+                  "ancient egypt", "ancient greece", "middle ages", "feudalism", "crusades", "colonialism", "slavery", "civil war", "constitution", "monarchy", "republic", "democracy", "parliament", "invasion", "conquest", "explorer", "exploration", "armistice", "holocaust", "nazi", "soviet", "napoleon", "caesar", "viking", "vikings", "samurai", "ottoman", "byzantine", "mongol", "aztec", "inca", "timeline", "19th century", "20th century", "kingdom", "pharaohs", "historically",
+                  "who was", "who were", "what was", "what were", "when was", "when did", "why did", "what caused", "how did"),
     "d:language": ("language", "languages", "grammar", "vocabulary", "word", "words", "verb", "verbs",
                    "noun", "nouns", "conjugate", "conjugation", "tense", "pronounce", "pronunciation",
                    "accent", "spanish", "french", "german", "italian", "japanese", "chinese", "mandarin",
                    "portuguese", "korean", "russian", "dutch", "arabic", "hindi", "english", "sentence",
                    "phrase", "phrases", "fluent", "native speaker", "plural",
                    "idiom", "meaning of",
-                   "past tense", "present tense", "subjunctive", "gender", "masculine", "feminine", "adjective", "adverb", "pronoun", "preposition", "vocab", "flashcards", "fluency", "speaking", "alphabet", "kanji", "hiragana", "dialect", "duolingo", "learner", "bilingual", "mother tongue", "irregular verb"),
+                   "past tense", "present tense", "subjunctive", "gender", "masculine", "feminine", "adjective", "adverb", "pronoun", "preposition", "vocab", "flashcards", "fluency", "speaking", "alphabet", "kanji", "hiragana", "dialect", "duolingo", "learner", "bilingual", "mother tongue", "irregular verb",
+                   *(f"{word} {lang}" for lang in _LANGUAGES for word in ("in", "into", "to"))),
     "d:essay": ("essay", "essays", "thesis", "paragraph", "paragraphs", "argument", "argumentative",
                 "introduction", "intro", "conclusion", "student", "citation", "citations", "rubric", "prose",
                 "outline", "topic sentence", "body paragraph", "evidence", "persuasive", "narrative essay", "word count", "plagiarism", "mla", "apa", "bibliography", "revision", "grade", "grading", "assignment", "coursework", "clarity"),
@@ -379,7 +383,8 @@ GENERIC_SHARE = 0.25
 #: "exits with code 137", "returned status 500": a numeric code is a failure report, not code.
 _STATUS_CODE = re.compile(r"\b(?:code|status)\s+-?\d+\b", re.I)
 #: "returns 500", "a 502 bad gateway": an HTTP error status next to a word that says so.
-_HTTP_STATUS = re.compile(r"\b(?:returns?|returned|returning|got|getting|gives?|throws?|http|with|an?)\s+[45]\d\d\b"
+_HTTP_STATUS = re.compile(r"\b(?:returns?|returned|returning|got|getting|gives?|throws?|shows?|showing|http|with|an?)"
+                          r"\s+[45]\d\d\b"
                           r"|\b[45]\d\d\s+(?:errors?|bad|internal|not|forbidden|unauthori[sz]ed|gateway|service|too)\b")
 _URL = re.compile(r"https?://|www\.|[a-z0-9]\.(?:com|org|net|io|dev|gov|edu|co)\b")
 #: Signs of code inside one whitespace-free chunk; a line ending in `{`, `}` or `;` is `_LINE_END`.
