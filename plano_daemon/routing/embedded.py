@@ -20,13 +20,17 @@ from functools import lru_cache
 
 from plano_daemon.routing.conversation import Turn
 from plano_daemon.routing.routes import Route
-from plano_daemon.routing.vocabulary import analyse, cues, features, is_topic
+from plano_daemon.routing.vocabulary import WORD_CONCEPTS, analyse, cues, features, is_topic
 
 NAME_WEIGHT = 1.5
 DESCRIPTION_WEIGHT = 1.0
 #: Examples are how a user teaches the router their own words: a route adds its best-matching
 #: example's score, weighed by this, to its description's.
 EXAMPLE_WEIGHT = 0.8
+#: When several routes share a domain (three code routes), which of the domain's words each
+#: description happens to use ("functions" here, "code" there) says little about which route fits:
+#: such words count this much of their own weight.
+SHARED_DOMAIN_WORD = 0.7
 #: Share of a route's score kept when the prompt matched only its intents, none of its topics.
 INTENT_ONLY = 0.3
 #: Share of a route's bag (by weight) that must be topical for the route to be held to its topics.
@@ -85,6 +89,7 @@ class EmbeddedRouter:
         # Descriptions and examples are weighed apart: what sets routes apart in their descriptions
         # must not change because many routes' examples mention code.
         desc_idf, desc_topical = _spread(count, [set(bag) for bag in descriptions])
+        shared_domains = {f for f, v in desc_idf.items() if f.startswith("d:") and v <= math.log(1.0 + count / 2)}
         taught = [set[str]() for _ in routes]
         for i, ex in examples:
             taught[i].update(ex)
@@ -108,6 +113,7 @@ class EmbeddedRouter:
             for k, (bag, size) in enumerate(zip(bags, sizes, strict=True)):
                 norm = scale / (0.6 + 0.4 * size / mean)
                 for f, w in bag.items():
+                    w *= SHARED_DOMAIN_WORD if shared_domains & WORD_CONCEPTS.get(f, frozenset()) else 1.0
                     postings.setdefault(f, []).append((first + k, w * idf[f] * norm, f in topical))
         self._postings = {f: tuple(p) for f, p in postings.items()}
 
