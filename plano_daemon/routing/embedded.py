@@ -272,8 +272,11 @@ _TEXT_CACHE = 512
 @lru_cache(maxsize=_TEXT_CACHE)
 def _latest_query(text: str) -> dict[str, float]:
     query, words = analyse(text, lead=LEAD_WORDS, lead_weight=LEAD_WEIGHT)
-    if words <= SHORT_PROMPT_WORDS and not any(f in query for f in _TASKS):
-        query["i:simple"] = 1.0
+    if not any(f in query for f in _TASKS):
+        if words <= SHORT_PROMPT_WORDS:
+            query["i:simple"] = 1.0
+    elif "i:simple" in query:  # "a quick Python script" is still a script
+        del query["i:simple"]
     # A failure reported without saying what to do ("tests pass locally but fail in CI") asks why.
     if "d:error" in query and not any(i in query for i in _ASKS):
         query["i:diagnose"] = max(query.get("i:diagnose", 0.0), query["d:error"])
