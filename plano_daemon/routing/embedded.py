@@ -288,7 +288,7 @@ _TASKS = ("d:code", "d:lang", "d:error", "d:docs", "d:web", "d:ops", "d:ci", "d:
           "i:create", "i:modify", "i:fix", "i:diagnose", "i:document", "i:plan", "i:compare", "i:reason")
 #: Intents that say what to do about a failure; without one, a failure report asks for a diagnosis.
 _ASKS = ("i:create", "i:modify", "i:fix", "i:diagnose", "i:explain", "i:document", "i:summarize",
-         "i:translate", "i:convert", "i:respond")
+         "i:translate", "i:convert", "i:respond", "i:wish")
 
 
 @lru_cache(maxsize=_TEXT_CACHE)

@@ -33,6 +33,9 @@ INTENTS: dict[str, tuple[str, ...]] = {
                  "put together", "whip up",
                  "code a", "code an", "code me"),
     "i:document": ("document", "documenting", "annotate", "write up", "write-up", "write down"),
+    "i:wish": ("would be great", "would be nice", "would love", "we'd love", "i'd love", "i wish", "we wish",
+               "please add", "can you add", "could you add", "can you support", "could you support",
+               "feature request", "suggestion", "it would help", "missing feature", "wishlist"),
     "i:modify": ("refactor", "rewrite", "restructure", "clean up", "simplify", "modify", "change",
                  "update", "migrate", "rename", "port", "optimize", "optimise", "improve", "edit",
                  "revise", "rework", "tweak", "speed up", "tune", "tuning", "polish"),
@@ -50,7 +53,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
                   "what's the point", "what is the point", "the point of", "how is", "how are", "what this", "what that", "what it does", "what happens",
                   "what's happening", "what is happening",
                   "what is this", "what's this", "what is it doing", "doing with",
-                  "role of", "what is the role", "responsible for"),
+                  "role of", "what is the role", "responsible for",
+                  "how to", "how can i", "how do i", "where do i", "where can i", "where is the setting", "step-by-step", "step by step instructions", "show me how"),
     "i:review": ("read", "reading", "review", "reviewing", "inspect", "look at", "look over", "audit",
                  "trace", "tracing", "follow", "existing", "flow", "step through", "go over", "go through",
                  "check", "critique", "feedback", "assess", "grade", "proofread",
@@ -138,7 +142,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                 "could not", "couldn't", "failed to", "unable to",
                 "why is my", "why does my", "why do my", "why are my", "why did my",
                 "is down", "went down", "keeps failing",
-                "doesn't", "isn't", "didn't", "wasn't", "aren't"),
+                "doesn't", "isn't", "didn't", "wasn't", "aren't",
+                "even after", "still shows", "still showing"),
     "d:ops": ("deploy", "deployment", "deployments", "docker", "kubernetes", "k8s", "kubectl", "pod",
               "pods", "helm", "container", "containers", "systemd", "systemctl", "service", "server",
               "servers", "nixos", "infrastructure", "cluster", "node", "nodes", "ingress", "replica",
@@ -168,7 +173,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                    "encrypt", "tls", "ssl", "certificate", "certificates", "firewall", "permission",
                    "permissions", "access control", "auth", "authentication", "authorization", "csrf",
                    "xss", "injection", "pentest", "hardening", "breach", "2fa", "mfa",
-                   "security review", "threat model", "zero-day", "patching", "least privilege", "rbac", "iam", "vault", "audit log", "intrusion", "ddos", "ransomware", "sso", "oauth", "hashing", "salted", "secure coding", "owasp", "sast", "scanner"),
+                   "security review", "threat model", "zero-day", "patching", "least privilege", "rbac", "iam", "vault", "audit log", "intrusion", "ddos", "ransomware", "sso", "oauth", "hashing", "salted", "secure coding", "owasp", "sast", "scanner",
+                   "two-factor", "authenticator", "login from", "logged in", "logged into", "suspicious", "unauthorized", "hacked", "compromised"),
     "d:web": ("website", "websites", "web", "web page", "webpage", "url", "urls", "link", "internet",
               "online", "wikipedia", "news", "site", "sites", "page",
               "pages", "status page", "blog", "headlines", "latest", "today's", "today", "currently", "right now", "recent", "this week", "weather", "forecast", "exchange rate", "homepage", "search engine",
@@ -404,7 +410,9 @@ _LINE_END = re.compile(r"[{};]\s*$", re.M)
 _STATUS_ENDINGS = ("code", "tatus")
 #: `KeyError`, `NullPointerException`: a token naming an error type is a failure report.
 _ERROR_SUFFIXES = ("error", "exception")
-_URL_FLAG, _CODE_FLAG, _LINE_END_FLAG, _STATUS_FLAG, _ERROR_FLAG, _HTTP_FLAG = 1, 2, 4, 8, 16, 32
+_URL_FLAG, _CODE_FLAG, _LINE_END_FLAG, _STATUS_FLAG, _ERROR_FLAG, _HTTP_FLAG, _MONEY_FLAG = 1, 2, 4, 8, 16, 32, 64
+#: "$49", "€1,200": an amount of money.
+_CURRENCY = "$€£¥"
 #: Bounds of the per-chunk cache. Longer chunks (pasted blobs, minified code) rarely repeat and are
 #: analysed each time; when the cache is full it starts over, a prompt's chunks refill it at once.
 _CACHED_CHUNK_CHARS = 48
@@ -474,6 +482,8 @@ def _analyse_chunk(chunk: str) -> Chunk:
         flags |= _LINE_END_FLAG
     if len(word) == 3 and word[0] in "45" and word.isdigit():
         flags |= _HTTP_FLAG
+    if len(chunk) > 1 and chunk[0] in _CURRENCY and chunk[1].isdigit():
+        flags |= _MONEY_FLAG
     if lowered.endswith(_STATUS_ENDINGS):
         flags |= _STATUS_FLAG
     result = Chunk(lexemes, flags, words)
@@ -544,6 +554,8 @@ def analyse(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> Analysis:
         counts["d:code"] = counts.get("d:code", 0.0) + 1.0
     if flags & _ERROR_FLAG or flags & _HTTP_FLAG and _HTTP_STATUS.search(text.lower()):
         counts["d:error"] = counts.get("d:error", 0.0) + 1.0
+    if flags & _MONEY_FLAG:
+        counts["d:finance"] = counts.get("d:finance", 0.0) + 1.0
     for concept, implied in IMPLIES.items():
         if concept in counts:
             counts[implied] = max(counts.get(implied, 0.0), counts[concept] * IMPLIED_SHARE)
