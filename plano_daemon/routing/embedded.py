@@ -20,7 +20,13 @@ from functools import lru_cache
 
 from plano_daemon.routing.conversation import Turn
 from plano_daemon.routing.routes import Route
-from plano_daemon.routing.vocabulary import WORD_CONCEPTS, analyse, cues, features, is_topic
+from plano_daemon.routing.vocabulary import (
+    WORD_CONCEPTS,
+    analyse,
+    cues,
+    features,
+    is_topic,
+)
 
 NAME_WEIGHT = 1.5
 DESCRIPTION_WEIGHT = 1.0
@@ -149,8 +155,7 @@ class EmbeddedRouter:
         best_example = [0.0] * count
         for i in range(count, len(targets)):
             route = self._owner[i]
-            if targets[i] > best_example[route]:
-                best_example[route] = targets[i]
+            best_example[route] = max(best_example[route], targets[i])
         return [d + e for d, e in zip(targets, best_example, strict=False)]
 
     def explain(self, turns: Sequence[Turn]) -> list[Explained]:

@@ -18,11 +18,11 @@ from plano_daemon.catalog import Catalog
 from plano_daemon.config.envsubst import referenced_vars
 from plano_daemon.config.load import decode, load_config
 from plano_daemon.errors import ConfigError
-from plano_daemon.routing.conversation import Turn
 from plano_daemon.policy.eligibility import Policy
+from plano_daemon.routing.conversation import Turn
 from plano_daemon.routing.decide import decide
-from plano_daemon.routing.engine import RoutingEngine
 from plano_daemon.routing.embedded import Explained, router_for
+from plano_daemon.routing.engine import RoutingEngine
 from plano_daemon.routing.routes import routes_from_config
 
 PLACEHOLDER = "unset-not-needed-offline"
@@ -51,7 +51,7 @@ def decide_offline(config_path: str, prompt: str, *, env_files: Sequence[str] = 
     ranked = engine.rank(chosen) if chosen is not None else ()  # as the gateway ranks (no latency offline)
     default = catalog.default
     outcome = decide(ranked, requested="", exists=lambda m: False, default=default.model if default else None)
-    decision = {"models": list(ranked) or ["none"], "route": scored_route, "model": outcome.model,
+    decision: dict[str, Any] = {"models": list(ranked) or ["none"], "route": scored_route, "model": outcome.model,
                 "router": "embedded" if routes else "none", "scores": scores,
                 "note": "embedded router only: this command never calls the router model"}
     if explain:

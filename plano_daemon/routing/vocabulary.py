@@ -311,7 +311,7 @@ INTENT_CONCEPTS = frozenset(INTENTS)
 #: Words route descriptions use for "requests" in general: they say nothing about which route.
 GENERIC = frozenset({"question", "task", "answer", "thing", "stuff", "request", "help", "work",
                      "problem", "issue", "general", "other", "various", "etc", "topic", "kind", "new",
-                     "way", "good", "best", "bit", "lot", "thing", "something", "anything"})
+                     "way", "good", "best", "bit", "lot", "something", "anything"})
 
 STOPWORDS = frozenset(
     "a an the and or but of to in on at for with from by as is are was were be been being it its this "

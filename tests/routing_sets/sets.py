@@ -88,7 +88,10 @@ def dev_set() -> RouteSet:
 
 def manifest_mismatches() -> list[str]:
     """Files whose sha256 differs from `MANIFEST.sha256`, plus set files the manifest does not list."""
-    listed = dict(reversed(line.split("  ", 1)) for line in (HELDOUT / "MANIFEST.sha256").read_text().splitlines())
+    listed: dict[str, str] = {}
+    for line in (HELDOUT / "MANIFEST.sha256").read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        listed[name] = digest
     bad = [name for name, digest in listed.items()
            if hashlib.sha256((HELDOUT / name).read_bytes()).hexdigest() != digest]
     present = {str(p.relative_to(HELDOUT)) for p in HELDOUT.glob("*/*") if p.is_file()}
