@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from plano_daemon.wire.answers import stream_error_message, stream_event_kind
-from plano_daemon.wire.sse import SSEEvent, SSEParser
+from plano_daemon.wire.sse import SSEEvent, SSEParser, comment
 from plano_daemon.wire.stream_errors import stream_error_event
 from plano_daemon.wire.usage import Usage, note_event_usage
 
@@ -74,9 +74,9 @@ class PassThroughStream:
             except ValueError:
                 obj = None
             kind = stream_event_kind(self._api, obj)
-            if kind is None:
+            if kind is None:  # not an event of this API: kept visible as a comment, which every SDK ignores
                 self.anomalies += 1
-                out.append(ev.raw)
+                out.append(comment(ev.raw))
                 continue
             note_event_usage(self._api, obj, self.usage)
             if kind == "error":  # already in the client's dialect: relayed as sent, and the stream failed

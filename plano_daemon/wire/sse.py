@@ -72,3 +72,9 @@ def encode(data: str, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     body = "".join(f"data: {line}\n" for line in data.split("\n"))
     return f"{head}{body}\n".encode()
+
+
+def comment(raw: bytes) -> bytes:
+    """An upstream event we cannot relay as an event, kept on the wire as comment lines."""
+    text = raw.decode("utf-8", errors="replace").strip("\n")
+    return "".join(f": {line}\n" for line in text.split("\n")).encode() + b"\n"
