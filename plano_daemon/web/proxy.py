@@ -33,6 +33,7 @@ from plano_daemon.routing.engine import NONE as NOT_ROUTED
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
+from plano_daemon.translate.limits import fit_output_limit
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
@@ -150,6 +151,8 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     """Routing decision, then model resolution, then policy (which may only narrow)."""
     requested = body["model"]
     usage = services.metrics.budget_usage
+    if services.budgets is not None and rt.budgets:
+        await services.budgets.sync(rt.budgets)  # other instances' counts, when they are shared
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
                                   headers=request.headers,
                                   on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
@@ -257,7 +260,11 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     if translation is None:
         payload = with_model(raw, body, channel.model_id)
     else:
-        payload = json.dumps(translation.request(body, channel.model_id)).encode()
+        translated = translation.request(body, channel.model_id)
+        if upstream_api == CHAT:
+            fit_output_limit(translated, model_id=channel.model_id, field=channel.max_tokens_field,
+                             window=await services.windows.window(channel, services.pool))
+        payload = json.dumps(translated).encode()
     headers = upstream_headers(channel, request.headers, ctx.trace, same_api=translation is None)
     loop = asyncio.get_running_loop()
     now = loop.time()
