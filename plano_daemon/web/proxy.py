@@ -281,7 +281,7 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     _record_attempt(services, ctx, channel, result.status, None, time.perf_counter() - sent)
     try:
         if result.status >= 400:
-            data = await _read_error_body(result, ctx.deadline)
+            data = await _read_error_body(result, first_byte_by)
             outcome = classify(status=result.status, headers=result.headers, body=data,
                                retry_codes=retry_codes, now=time.time())
             return _Attempt(channel, translation, sent, outcome, resp=result, error_body=data)
