@@ -91,6 +91,7 @@ def _upstream_message(data: bytes) -> str | None:
 class Answer:
     """A whole non-streaming answer, checked and already in the client's dialect."""
 
+    status: int
     body: bytes
     usage: Usage
 
@@ -116,9 +117,9 @@ async def read_answer(resp: aiohttp.ClientResponse, upstream_api: str, translati
         return TransportFailure("bad_response", problem)
     usage = answer_usage(upstream_api, parsed)
     if translation is None:
-        return Answer(data, usage)
+        return Answer(resp.status, data, usage)
     try:
-        return Answer(json.dumps(translation.response(parsed)).encode(), usage)
+        return Answer(resp.status, json.dumps(translation.response(parsed)).encode(), usage)
     except (GatewayError, ValueError, TypeError, KeyError, AttributeError):
         return TransportFailure("bad_response", "the answer cannot be translated")
 
@@ -148,7 +149,7 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
 async def relay_json(ctx: Ctx, services: Services, channel: Channel, answer: Answer) -> web.Response:
     ctx.input_tokens, ctx.output_tokens = answer.usage.input_tokens, answer.usage.output_tokens
     count_tokens(services, channel, ctx)
-    return web.Response(status=200, body=answer.body, content_type=JSON, headers=trace_headers(ctx))
+    return web.Response(status=answer.status, body=answer.body, content_type=JSON, headers=trace_headers(ctx))
 
 
 async def relay_stream(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
