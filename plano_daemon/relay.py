@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from plano_daemon.catalog import Channel
+from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.errors import GatewayError, UpstreamFailure
 from plano_daemon.request_context import Ctx
 from plano_daemon.runtime import Runtime, Services
@@ -35,6 +35,17 @@ def upstream_host(channel: Channel) -> str:
     parts = urlsplit(channel.origin)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{parts.hostname}:{port}"
+
+
+_secrets_of: tuple[object, list[bytes]] = (None, [])
+
+
+def secrets_for(catalog: Catalog) -> list[bytes]:
+    """`secret_values` of a config's channels, computed once per config (a reload builds a new catalog)."""
+    global _secrets_of
+    if _secrets_of[0] is not catalog:
+        _secrets_of = (catalog, secret_values(catalog.channels))
+    return _secrets_of[1]
 
 
 def secret_values(channels: Iterable[Channel]) -> list[bytes]:
@@ -164,9 +175,10 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
     services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - sent)
     loop = asyncio.get_running_loop()
     idle = rt.timeouts.stream_idle
+    secrets = secrets_for(rt.catalog)  # an error event may quote the key, like an error body
     failure: tuple[str, str] | None = None
     try:
-        await out.write(head)
+        await out.write(mask(head, secrets))
         async with asyncio.timeout(None) as guard:
             while True:
                 guard.reschedule(min(loop.time() + idle, ctx.deadline))
@@ -175,7 +187,7 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
                     break
                 data = converter.feed(chunk)
                 if data:
-                    await out.write(data)
+                    await out.write(mask(data, secrets))
     except TimeoutError:
         failure = ("timeout", "the upstream stream stalled or ran past the request deadline")
     except ConnectionResetError:  # our write to the client failed: it went away (upstream errors are aiohttp's)
@@ -203,7 +215,7 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
         stream_failed(ctx, *failure)
     try:
         if tail:
-            await out.write(tail)
+            await out.write(mask(tail, secrets))
         await out.write_eof()
     except ConnectionResetError:
         ctx.client_closed = True

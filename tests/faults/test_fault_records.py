@@ -177,3 +177,32 @@ async def test_a_lone_surrogate_model_does_not_stop_the_ledger(fake_upstream, ga
     records = await ledger(gw, state_directory)
     assert [r["requested_model"] for r in records] == ["\ud800", "a/m"]
     assert records[0]["decision_outcome"] == "error" and records[1]["decision_outcome"] == "selected"
+
+
+@pytest.mark.parametrize("interface", ["openai", "anthropic"])
+@pytest.mark.parametrize("api", ["chat", "messages", "responses"])
+async def test_an_error_event_quoting_the_key_mid_stream_never_shows_it(api, interface, fake_upstream, gateway):
+    from aiohttp import web
+
+    from tests.fakes.upstream import Received, anthropic_stream, chat_chunks
+
+    async def quote_key_mid_stream(request: web.Request, rec: Received) -> web.StreamResponse:
+        anthropic = request.path.endswith("/messages")
+        key = request.headers.get("x-api-key" if anthropic else "Authorization", "").removeprefix("Bearer ")
+        start = (anthropic_stream("m", "hi") if anthropic else chat_chunks("m", ["hi"]))[:2]
+        error = {"type": "error", "error": {"type": "api_error", "message": f"key {key} revoked"}} if anthropic \
+            else {"error": {"message": f"key {key} revoked", "type": "server_error"}}
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b"".join(start))
+        await asyncio.sleep(0.05)  # the client has its first bytes: the error can only be an event now
+        await resp.write(f"data: {json.dumps(error)}\n\n".encode())
+        await resp.write_eof()
+        return resp
+
+    a = (await fake_upstream("a")).script(quote_key_mid_stream)
+    gw = await gateway(config({**provider("a/m", a, provider_interface=interface), "access_key": SECRET}))
+
+    status, raw = await post(gw, api, request_body(api, True))
+
+    assert status == 200 and SECRET.encode() not in raw and b"revoked" in raw
