@@ -100,7 +100,7 @@ def fault(name: str, position: Position = "start") -> Behaviour:
             else:
                 await resp.write(b'{"result":"ok","choices":null,"content":null}')
         elif name in ("truncated", "reset"):  # cut inside an event (the first, at "start"), then EOF or reset
-            cut = b"".join(events[2:]) if position == "mid" else events[0] if stream else whole
+            cut = b"".join(events[2:]) if position == "mid" else (events[0] if stream else whole)
             await resp.write(cut[:len(cut) // 2])
             if name == "reset":
                 return await _abort(request, resp)

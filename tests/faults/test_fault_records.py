@@ -14,9 +14,9 @@ import pytest
 
 from plano_daemon.upstream import TransportFailure, UpstreamPool
 from tests.conftest import config, provider
-from tests.faults.harness import PATHS, parse_sse, request_body
 from tests.fakes.faulty_upstream import echo_key_401, fault
 from tests.fakes.upstream import anthropic_message, reply_json, reply_status
+from tests.faults.harness import PATHS, parse_sse, request_body
 
 SECRET = "sk-live-7f3a9c2e1b-distinctive"
 HEADERS = {"anthropic-version": "2023-06-01"}
