@@ -89,9 +89,11 @@ def _upstream_message(data: bytes) -> str | None:
         return data[:500].decode("utf-8", errors="replace") or None
     if isinstance(parsed, dict):
         err = parsed.get("error")
-        for message in (err.get("message") if isinstance(err, dict) else None, err, parsed.get("message")):
-            if isinstance(message, str):
-                return message
+        message = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
+        if not isinstance(message, str):
+            message = parsed.get("message")
+        if isinstance(message, str):
+            return message
     return None
 
 
@@ -142,7 +144,8 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
                 chunk = await resp.content.readany()
                 out = converter.feed(chunk) if chunk else converter.finish()
                 if converter.failure is not None:
-                    kind: TransportKind = "upstream_error" if chunk and not converter.anomalies else "bad_response"
+                    kind: TransportKind = ("upstream_error" if chunk and converter.anomalies == 0
+                                           else "bad_response")
                     return TransportFailure(kind, converter.failure)
                 if converter.started:
                     return out
