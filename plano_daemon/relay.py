@@ -138,11 +138,12 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
                       by: float) -> bytes | TransportFailure:
     """Read until the stream's answer has begun (the client's first bytes), by `by`. A stream that ends,
     errs or holds no event of its API before then is a failure the plan can still fail over from."""
+    out = b""  # keep-alive comments before the first event go out with it
     try:
         async with asyncio.timeout_at(by):
             while True:
                 chunk = await resp.content.readany()
-                out = converter.feed(chunk) if chunk else converter.finish()
+                out += converter.feed(chunk) if chunk else converter.finish()
                 if converter.failure is not None:
                     kind: TransportKind = ("upstream_error" if chunk and converter.anomalies == 0
                                            else "bad_response")

@@ -23,7 +23,7 @@ class PassThroughStream:
 
     def __init__(self, api: str) -> None:
         self._api = api
-        self._parser = SSEParser()
+        self._parser = SSEParser(comments=True)
         self._done = False
         self._started = False
         self.failure: str | None = None
@@ -61,6 +61,9 @@ class PassThroughStream:
         for ev in events:
             if self._done:
                 break
+            if ev.event is None and not ev.data:  # a keep-alive comment: passed on, it keeps the client waiting
+                out.append(ev.raw)
+                continue
             data = ev.data.strip()
             if data == "[DONE]" and self._api == "chat":
                 if not self._started:

@@ -15,10 +15,12 @@ class SSEEvent:
 class SSEParser:
     """Feed bytes as they arrive; complete events come out. Handles CRLF, multi-line data, comments."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_comments")
 
-    def __init__(self) -> None:
+    def __init__(self, *, comments: bool = False) -> None:
         self._buf = b""
+        #: Also return comment-only blocks (keep-alives), as events with no name and no data.
+        self._comments = comments
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk
@@ -38,6 +40,8 @@ class SSEParser:
             ev = _parse_block(block)
             if ev is not None:
                 events.append(ev)
+            elif self._comments and block.strip():
+                events.append(SSEEvent(event=None, data="", raw=block))
         self._buf = buf[start:] + held
         return events
 
