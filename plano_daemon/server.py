@@ -17,6 +17,7 @@ from plano_daemon.logs import LOG
 from plano_daemon.runtime import Gateway, build_gateway
 from plano_daemon.systemd_notify import Notifier, run_watchdog, watchdog_interval
 from plano_daemon.web.app import make_app, make_metrics_app
+from plano_daemon.web.protocol import GatewayRunner
 
 
 @dataclass
@@ -49,7 +50,8 @@ class Server:
             raise
 
     async def _bind(self, app: web.Application, host: str, port: int, drain: float) -> None:
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
+        runner = GatewayRunner(app, headers_timeout=self.gateway.runtime.config.dubnium.timeouts.request_headers,
+                               handler_cancellation=True, access_log=None, shutdown_timeout=drain)
         await runner.setup()
         self.runners.append(runner)
         site = web.TCPSite(runner, host, port, reuse_address=True)
@@ -106,7 +108,9 @@ def restart_only_changes(old: Config, new: Config) -> list[str]:
     ledger writer): a reload leaves them as they were, so say which of them the new file changes."""
     pairs = {"listeners": (old.listeners, new.listeners),
              **{f"dubnium.{name}": (getattr(old.dubnium, name), getattr(new.dubnium, name))
-                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger")}}
+                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger")},
+             "dubnium.timeouts.request_headers": (old.dubnium.timeouts.request_headers,
+                                                  new.dubnium.timeouts.request_headers)}
     return [where for where, (before, after) in pairs.items() if before != after]
 
 

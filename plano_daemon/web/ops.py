@@ -1,4 +1,4 @@
-"""Operational endpoints: health, readiness, the model list, metrics, and JSON 404s."""
+"""Operational endpoints: health, readiness, the model list, metrics (404/405: web/middleware.py)."""
 
 from __future__ import annotations
 
@@ -48,8 +48,3 @@ async def metrics(request: web.Request) -> web.Response:
     body = gateway.services.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-
-async def not_found(request: web.Request) -> web.Response:
-    body = {"error": {"message": f"no route for {request.method} {request.path}", "type": "invalid_request_error",
-                      "code": "not_found", "param": None}}
-    return web.json_response(body, status=404)
