@@ -35,6 +35,9 @@ class Server:
         cfg = self.gateway.runtime.config
         drain = cfg.dubnium.drain_seconds
         metrics_cfg = cfg.dubnium.metrics
+        services = self.gateway.services
+        if services.shared is not None:  # connects in the background: requests never wait for Redis
+            services.shared.start(lambda: services.pins.shared_entries())
         try:
             for listener in cfg.listeners:
                 if listener.type != "model":
@@ -107,8 +110,9 @@ def restart_only_changes(old: Config, new: Config) -> list[str]:
     """Settings bound when the listeners started (sockets, body limit, deadlines, drain, metrics listener,
     ledger writer): a reload leaves them as they were, so say which of them the new file changes."""
     pairs = {"listeners": (old.listeners, new.listeners),
+             "routing.session_cache": (old.routing.session_cache, new.routing.session_cache),
              **{f"dubnium.{name}": (getattr(old.dubnium, name), getattr(new.dubnium, name))
-                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger")},
+                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger", "shared_state")},
              "dubnium.timeouts.request_headers": (old.dubnium.timeouts.request_headers,
                                                   new.dubnium.timeouts.request_headers)}
     return [where for where, (before, after) in pairs.items() if before != after]

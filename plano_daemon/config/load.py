@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
 from plano_daemon.config.migrate import migrate
 from plano_daemon.config.schema import Config
-from plano_daemon.config.secret import Secret
+from plano_daemon.secret import Secret
 from plano_daemon.errors import ConfigError
 from plano_daemon.net import is_loopback
 from plano_daemon.config.profile import Profile, load_profile, profile_path
@@ -175,6 +175,12 @@ def _substitute_env(cfg: dict[str, Any], env: Mapping[str, str], secrets: set[st
     if isinstance(storage, dict) and "connection_string" in storage:
         storage["connection_string"] = sub(storage["connection_string"],
                                            "state_storage.connection_string", True)
+    # Redis URLs may carry a password: substituted like a key, and their values are secrets.
+    for section, sub_key, name in (("routing", "session_cache", "url"), ("dubnium", "shared_state", "redis_url")):
+        block = cfg.get(section)
+        inner = block.get(sub_key) if isinstance(block, dict) else None
+        if isinstance(inner, dict) and isinstance(inner.get(name), str):
+            inner[name] = sub(inner[name], f"{section}.{sub_key}.{name}", True)
     return problems
 
 
@@ -210,13 +216,11 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 #: Plano settings a config may carry that this gateway accepts but does not act on, and what to use instead.
 _NOT_ACTED_ON = {
-    "ratelimits": "rate limits are not enforced (daily caps: dubnium.budgets)",
     "prompt_guards": "prompt guards are not applied",
     "tracing": "no spans are exported (the W3C traceparent is read and propagated upstream)",
     "state_storage": "no responses are stored (previous_response_id reaches only a Responses-API upstream)",
     "routing.llm_provider": "the router model is overrides.llm_routing_model",
     "routing.model": "the router model is overrides.llm_routing_model",
-    "routing.session_cache": "session pins are kept in memory (routing.session_ttl_seconds, session_max_entries)",
     **{key: "prompt-gateway settings are not served (only model listeners are)"
        for key in ("system_prompt", "prompt_targets", "endpoints", "agents", "filters", "mode")},
 }

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from plano_daemon.config.known_providers import INTERFACE_ALIASES, KNOWN_PROVIDERS
-from plano_daemon.config.secret import SecretText, control_characters
+from plano_daemon.config.secret import SecretText
+from plano_daemon.secret import control_characters
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -251,16 +252,52 @@ class RoutingPreference(Strict):
     examples: list[str] = []
 
 
+class SessionCache(Strict):
+    """Plano's `routing.session_cache`: where session pins live. TLS: a `rediss://` URL (query parameters
+    such as `ssl_ca_certs` and `ssl_cert_reqs` are honoured); a unix socket: `unix:///run/redis/x.sock`."""
+
+    type: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    tenant_header: str | None = None
+
+    @model_validator(mode="after")
+    def _url_for_redis(self) -> SessionCache:
+        if self.type == "redis" and not self.url:
+            raise ValueError("`url` is required when type is redis (like redis://127.0.0.1:6379)")
+        return self
+
+
 class RoutingSettings(Strict):
     llm_provider: str | None = None
     model: str | None = None
     session_ttl_seconds: Annotated[int, Field(ge=1)] = 600
     session_max_entries: Annotated[int, Field(ge=1)] = 10000
-    session_cache: dict[str, Any] | None = None
+    session_cache: SessionCache | None = None
+    #: Plano: a turn whose last message is not the user's (a tool result) keeps the session's last route.
+    route_on_user_only: bool = False
     #: Extension: a template with {routes} and {conversation} placeholders replacing our router prompt.
     router_prompt_file: str | None = None
     #: Extension: how long the router model may take before the embedded router decides instead.
     router_timeout: Duration = 3.0
+
+
+class RatelimitSelector(Strict):
+    #: The request header that names the subject (`x-user-id`); `value` one subject, `*`/absent each value.
+    key: str
+    value: str | None = None
+
+
+class RatelimitLimit(Strict):
+    tokens: Annotated[int, Field(ge=1)]
+    unit: Literal["second", "minute", "hour", "day"]
+
+
+class Ratelimit(Strict):
+    """Plano's `ratelimits[]`: at most `limit.tokens` tokens per `limit.unit` for one model and subject."""
+
+    model: str
+    selector: RatelimitSelector
+    limit: RatelimitLimit
 
 
 class Overrides(Loose):
@@ -321,6 +358,29 @@ class HealthSettings(Strict):
     cooldown_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
+class UpstreamModel(Strict):
+    """What the gateway cannot always learn from an upstream (keyed by provider model, name or `prefix/*`)."""
+
+    #: Prompt + output tokens the model accepts; else learned from the upstream's /models (vLLM's max_model_len).
+    context_window: Annotated[int, Field(ge=1)] | None = None
+    #: The output-limit field translated chat requests use; default: max_completion_tokens for gpt-5*/o-series.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+
+
+class SharedState(Strict):
+    """Several instances as one: budgets, Retry-After blocks and health cool-downs (and, with
+    `routing.session_cache.type: redis`, session pins) kept in one Redis."""
+
+    #: None: the Redis of `routing.session_cache` when its type is redis, else nothing is shared.
+    redis_url: str | None = None
+    key_prefix: Annotated[str, Field(min_length=1)] = "plano"
+    #: Longest a request waits on Redis before using local state instead.
+    timeout_ms: Annotated[int, Field(ge=1)] = 100
+    reconnect_seconds: Annotated[float, Field(gt=0)] = 1.0
+    #: While Redis is unreachable a capped channel is refused (closed) or judged on local counts (open).
+    budgets_when_unreachable: Literal["closed", "open"] = "closed"
+
+
 class Dubnium(Strict):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
     timeouts: Timeouts = Timeouts()
@@ -331,6 +391,8 @@ class Dubnium(Strict):
     health: HealthSettings = HealthSettings()
     default_retry_policy: RetryPolicy | None = None
     drain_seconds: Annotated[float, Field(ge=0)] = 30.0
+    upstream_models: dict[str, UpstreamModel] = {}
+    shared_state: SharedState = SharedState()
 
 
 # --- the whole file ---------------------------------------------------------------------------------
@@ -343,7 +405,7 @@ class Config(Strict):
     routing_preferences: list[RoutingPreference] = []
     routing: RoutingSettings = RoutingSettings()
     overrides: Overrides = Overrides()
-    ratelimits: list[dict[str, Any]] | None = None
+    ratelimits: list[Ratelimit] | None = None
     tracing: dict[str, Any] | None = None
     prompt_guards: dict[str, Any] | None = None
     state_storage: StateStorage | None = None
