@@ -12,11 +12,12 @@ from plano_daemon.runtime import Gateway
 from plano_daemon.web import ops
 from plano_daemon.web.chat_completions import chat_completions
 from plano_daemon.web.count_tokens import count_tokens
-from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
+from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT, WILDCARD_MODELS
 from plano_daemon.web.messages import messages
 from plano_daemon.web.middleware import gateway_middleware
 from plano_daemon.web.responses import responses
 from plano_daemon.web.routing_api import routing_decision
+from plano_daemon.web.wildcard_models import WildcardModels
 
 
 def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool = True) -> web.Application:
@@ -24,6 +25,7 @@ def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool =
     app = web.Application(client_max_size=cfg.dubnium.max_body_bytes, middlewares=[gateway_middleware])
     app[GATEWAY] = gateway
     app[LISTENER_TIMEOUT] = listener_timeout
+    app[WILDCARD_MODELS] = WildcardModels()
     app.router.add_post("/v1/chat/completions", chat_completions)
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)

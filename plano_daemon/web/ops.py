@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from plano_daemon.metrics import CONTENT_TYPE
-from plano_daemon.web.keys import GATEWAY
+from plano_daemon.web.keys import GATEWAY, WILDCARD_MODELS
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -54,7 +54,8 @@ async def retrieve_model(request: web.Request) -> web.Response:
 
 async def _models(request: web.Request) -> list[dict[str, Any]]:
     gateway = request.app[GATEWAY]
-    listed = gateway.runtime.catalog.public_models()
+    catalog = gateway.runtime.catalog
+    listed = catalog.public_models() + await request.app[WILDCARD_MODELS].listed(catalog, gateway.services.pool)
     windows = gateway.services.windows
     # Self-hosted upstreams are asked once (concurrently, bounded by the fetch timeout); later calls read memory.
     channels = list(dict.fromkeys(ch for _, ch in listed))
