@@ -23,6 +23,7 @@ from plano_daemon.config.known_providers import (
 from plano_daemon.errors import GatewayError
 from plano_daemon.config.names import Match, ModelNames, NameEntry
 from plano_daemon.net import is_loopback
+from plano_daemon.secret import Secret
 from plano_daemon.wire.apis import API_PATHS as API_PATHS
 from plano_daemon.wire.apis import CHAT as CHAT
 from plano_daemon.wire.apis import MESSAGES as MESSAGES
@@ -98,7 +99,7 @@ def build_channel(index: int, provider: ModelProvider, settings: UpstreamModel |
         if interface == ANTHROPIC:
             auth = (("x-api-key", key),)
         else:
-            auth = (("Authorization", f"Bearer {key}"),)
+            auth = (("Authorization", Secret(f"Bearer {key}")),)
     extra = tuple(provider.headers.items())
     if interface == ANTHROPIC:
         extra = (("anthropic-version", "2023-06-01"), *extra)

@@ -30,6 +30,8 @@ async def readyz(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     body = {"status": "draining" if gateway.draining else "ready",
             "providers": len(gateway.runtime.catalog.channels)}
+    if gateway.services.shared is not None:  # Redis down degrades sharing, not readiness: still 200
+        body["shared_state"] = gateway.services.shared.status()
     return web.json_response(body, status=503 if gateway.draining else 200)
 
 

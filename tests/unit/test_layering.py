@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "plano_daemon"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "net", "logs", "metrics", "systemd_notify"),  # foundations: no project imports
+    ("errors", "net", "secret", "logs", "metrics", "systemd_notify"),  # foundations: no project imports
     ("wire",),  # API names, wire shapes, SSE framing, error bodies
     ("config", "translate"),  # the config edge (pydantic, yaml); pure translations between APIs
     ("catalog",),  # who serves a model name
