@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from plano_daemon.logs import access_line
 from plano_daemon.metrics import CONTENT_TYPE
 from plano_daemon.web.keys import GATEWAY
 
@@ -83,4 +84,5 @@ async def metrics(request: web.Request) -> web.Response:
 async def not_found(request: web.Request) -> web.Response:
     body = {"error": {"message": f"no route for {request.method} {request.path}", "type": "invalid_request_error",
                       "code": "not_found", "param": None}}
+    access_line(404, {"method": request.method, "path": request.path, "status": 404})
     return web.json_response(body, status=404)
