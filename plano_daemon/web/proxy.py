@@ -34,6 +34,7 @@ from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
 from plano_daemon.translate.limits import fit_output_limit
+from plano_daemon.translate.system_prompt import merge_system_runs
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
@@ -258,7 +259,8 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     upstream_api = channel.upstream_api(ctx.api)
     translation = translation_for(ctx.api, upstream_api)
     if translation is None:
-        payload = with_model(raw, body, channel.model_id)
+        merged = merge_system_runs(body) if upstream_api == CHAT else None
+        payload = with_model(raw if merged is None else None, merged or body, channel.model_id)
     else:
         translated = translation.request(body, channel.model_id)
         if upstream_api == CHAT:
