@@ -38,7 +38,7 @@ class Match:
 
 
 class ModelNames:
-    __slots__ = ("_by_name", "_by_model", "_by_bare", "_wildcards", "aliases", "_prefixes")
+    __slots__ = ("_by_bare", "_by_model", "_by_name", "_prefixes", "_wildcards", "aliases")
 
     def __init__(self, entries: Sequence[NameEntry], aliases: Mapping[str, str]) -> None:
         self._by_name: dict[str, int] = {}

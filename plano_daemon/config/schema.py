@@ -467,14 +467,13 @@ class Config(Strict):
                                 f"used by listener {ports[key]!r}")
             ports[key] = listener.name
         for i, budget in enumerate(self.dubnium.budgets):
-            target = budget.target
-            if not (exists(target) or resolver.is_prefix_wildcard(target)):
-                problems.append(f"dubnium.budgets[{i}].target: {target!r} is not a configured model, "
+            if not (exists(budget.target) or resolver.is_prefix_wildcard(budget.target)):
+                problems.append(f"dubnium.budgets[{i}].target: {budget.target!r} is not a configured model, "
                                 "alias or prefix/*")
         configured = {p.model for p in self.model_providers} | {p.display_name for p in self.model_providers}
-        for key in self.dubnium.upstream_models:
-            if key not in configured and not resolver.is_prefix_wildcard(key):
-                problems.append(f"dubnium.upstream_models.{key}: not a provider model, name or prefix/*")
+        for name in self.dubnium.upstream_models:
+            if name not in configured and not resolver.is_prefix_wildcard(name):
+                problems.append(f"dubnium.upstream_models.{name}: not a provider model, name or prefix/*")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -11,6 +11,7 @@ folded into the adjacent user turn instead, where it stays put as the conversati
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from plano_daemon.translate.mappings import text_of
@@ -75,7 +76,7 @@ def merge_system_runs(body: dict[str, Any]) -> dict[str, Any] | None:
     template that wants one leading system message then gets one, and nothing else moves."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not any(
-            _is_system(a) and _is_system(b) for a, b in zip(messages, messages[1:], strict=False)):
+            _is_system(a) and _is_system(b) for a, b in pairwise(messages)):
         return None
     out: list[Any] = []
     run: list[Any] = []

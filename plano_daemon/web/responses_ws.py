@@ -70,11 +70,11 @@ async def responses_ws(request: web.Request) -> web.StreamResponse:
     """The WebSocket transport, or a JSON 400 for a plain GET (the Responses API is POST)."""
     ws = web.WebSocketResponse(max_msg_size=_MAX_MESSAGE, heartbeat=30.0)
     if not ws.can_prepare(request).ok:
-        body = {"error": {"message": "GET /v1/responses needs a WebSocket upgrade; send requests with POST",
-                          "type": "invalid_request_error", "code": "websocket_upgrade_required", "param": None}}
+        refusal = {"error": {"message": "GET /v1/responses needs a WebSocket upgrade; send requests with POST",
+                             "type": "invalid_request_error", "code": "websocket_upgrade_required", "param": None}}
         access_line(400, {"method": request.method, "path": request.path, "status": 400,
                           "error": "websocket_upgrade_required"})
-        return web.json_response(body, status=400)
+        return web.json_response(refusal, status=400)
     started = time.perf_counter()
     await ws.prepare(request)
     target = _inner_url(request)
