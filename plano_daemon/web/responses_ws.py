@@ -32,6 +32,10 @@ from plano_daemon.wire.sse import SSEParser
 _NOT_FORWARDED = frozenset({"host", "upgrade", "connection", "content-length", "content-type", "accept",
                             "accept-encoding", "openai-beta", "sec-websocket-key", "sec-websocket-version",
                             "sec-websocket-extensions", "sec-websocket-protocol", "sec-websocket-accept"})
+#: Fields of a `response.create` message that are WebSocket transport details, not Responses API fields.
+_WS_ONLY_FIELDS = ("generate", "stream_options", "client_metadata")
+#: Trace context Codex puts in `client_metadata` (a WebSocket message has no headers of its own).
+_TRACE_KEYS = {"ws_request_header_traceparent": "traceparent", "ws_request_header_tracestate": "tracestate"}
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
 _MAX_MESSAGE = 64 * 1024 * 1024
 
@@ -122,9 +126,9 @@ async def _create(ws: web.WebSocketResponse, session: aiohttp.ClientSession, tar
             await ws.send_str(json.dumps({"type": kind, "response": response}))
         conversation.remember(expanded, response)
         return
-    payload = {k: v for k, v in expanded.items() if k not in ("generate", "stream_options")}
+    payload = {k: v for k, v in expanded.items() if k not in _WS_ONLY_FIELDS}
     payload["stream"] = True
-    async with session.post(target, json=payload, headers=headers) as resp:
+    async with session.post(target, json=payload, headers={**headers, **_trace_headers(expanded)}) as resp:
         if resp.status >= 400 or resp.content_type != "text/event-stream":
             await _send_upstream_error(ws, resp)
             return
@@ -144,6 +148,13 @@ async def _create(ws: web.WebSocketResponse, session: aiohttp.ClientSession, tar
                     if isinstance(final, dict) and parsed["type"] != "response.failed":
                         conversation.remember(expanded, final)
                     return
+
+
+def _trace_headers(body: dict[str, Any]) -> dict[str, str]:
+    metadata = body.get("client_metadata")
+    if not isinstance(metadata, dict):
+        return {}
+    return {header: metadata[key] for key, header in _TRACE_KEYS.items() if isinstance(metadata.get(key), str)}
 
 
 async def _send_upstream_error(ws: web.WebSocketResponse, resp: aiohttp.ClientResponse) -> None:

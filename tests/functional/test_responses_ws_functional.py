@@ -13,6 +13,7 @@ from tests.fakes.upstream import chat_chunks, reply_sse
 
 CODEX_HEADERS = {"Authorization": f"Bearer {CLIENT_KEY}", "openai-beta": "responses_websockets=2026-02-06",
                  "session_id": "s-1", "originator": "codex_exec"}
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def create(**body: Any) -> str:
@@ -51,7 +52,8 @@ async def test_codex_turns_over_the_websocket_with_incremental_input(fake_upstre
 
     async with aiohttp.ClientSession() as s, s.ws_connect(f"{gw.base_url}/responses", headers=CODEX_HEADERS) as ws:
         warm = await turn(ws, create(input=[user("make a.txt")], tools=tools, generate=False))
-        one = await turn(ws, create(input=[], tools=tools, previous_response_id=warm[-1]["response"]["id"]))
+        one = await turn(ws, create(input=[], tools=tools, previous_response_id=warm[-1]["response"]["id"],
+                                    client_metadata={"ws_request_header_traceparent": TRACEPARENT}))
         output = one[-1]["response"]["output"]
         two = await turn(ws, create(tools=tools, previous_response_id=one[-1]["response"]["id"], input=[
             {"type": "function_call_output", "call_id": "call_1", "output": "ok"}]))
@@ -65,6 +67,8 @@ async def test_codex_turns_over_the_websocket_with_incremental_input(fake_upstre
     assert [m["role"] for m in second] == ["system", "user", "assistant", "tool"]
     assert second[3] == {"role": "tool", "tool_call_id": "call_1", "content": "ok"}
     assert all(CLIENT_KEY not in json.dumps(r.headers) for r in up.received)
+    assert up.received[0].headers["traceparent"].split("-")[1] == TRACEPARENT.split("-")[1]
+    assert "client_metadata" not in up.received[0].json
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "plano_daemon.access"]
     assert sum(1 for line in lines if line.get("api") == "responses") == 2
     assert any(line.get("transport") == "websocket" and line.get("responses") == 3 for line in lines)
