@@ -104,7 +104,13 @@ async def responses_ws(request: web.Request) -> web.StreamResponse:
                                       f"unsupported message type {kind!r}; send response.create")
                     continue
                 created += 1
-                await _create(ws, session, target, headers, conversation, body)
+                try:
+                    await _create(ws, session, target, headers, conversation, body)
+                except aiohttp.ClientError as exc:  # the inner request failed (listener stopping)
+                    await _send_error(ws, 502, "gateway_error", f"the request could not be served: "
+                                      f"{type(exc).__name__}")
+    except ConnectionResetError:  # the client went away mid-answer; the inner request is closed with it
+        LOG.debug("responses websocket: client disconnected")
     finally:
         access_line(101, {"method": "GET", "path": request.path, "status": 101, "transport": "websocket",
                           "responses": created, "ms": round((time.perf_counter() - started) * 1000, 2)})
