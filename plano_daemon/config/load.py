@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
+from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
 from plano_daemon.config.schema import Config
 from plano_daemon.secret import Secret
@@ -243,6 +244,11 @@ def _warnings(cfg: Config) -> list[str]:
                        "reachable from other hosts")
         out.extend(f"listeners[{i}].{name}: ignored on a model listener"
                    for name in _PROMPT_LISTENER_FIELDS if getattr(listener, name) is not None)
+    for i, provider in enumerate(cfg.model_providers):
+        if provider.prefix in UNSPOKEN_PROVIDERS and provider.provider_interface is None:
+            out.append(f"model_providers[{i}]: provider {provider.prefix!r} speaks "
+                       f"{UNSPOKEN_PROVIDERS[provider.prefix]}, which this gateway does not; requests for "
+                       f"{provider.model!r} will be answered with an error")
     for where, why in _NOT_ACTED_ON.items():
         section, _, name = where.rpartition(".")
         if getattr(getattr(cfg, section) if section else cfg, name) is not None:

@@ -33,7 +33,8 @@ from plano_daemon.routing.engine import NONE as NOT_ROUTED
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
-from plano_daemon.translate.limits import fit_output_limit
+from plano_daemon.translate.limits import fit_upstream
+from plano_daemon.translate.system_prompt import merge_system_runs
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
@@ -258,12 +259,13 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     upstream_api = channel.upstream_api(ctx.api)
     translation = translation_for(ctx.api, upstream_api)
     if translation is None:
-        payload = with_model(raw, body, channel.model_id)
+        merged = merge_system_runs(body) if upstream_api == CHAT else None
+        payload = with_model(raw if merged is None else None, merged or body, channel.model_id)
     else:
         translated = translation.request(body, channel.model_id)
         if upstream_api == CHAT:
-            fit_output_limit(translated, model_id=channel.model_id, field=channel.max_tokens_field,
-                             window=await services.windows.window(channel, services.pool))
+            fit_upstream(translated, model_id=channel.model_id, field=channel.max_tokens_field,
+                         window=await services.windows.window(channel, services.pool))
         payload = json.dumps(translated).encode()
     headers = upstream_headers(channel, request.headers, ctx.trace, same_api=translation is None)
     loop = asyncio.get_running_loop()
