@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from plano_daemon.config.known_providers import (
@@ -18,12 +19,15 @@ from plano_daemon.config.known_providers import (
     OPENAI,
     RESPONSES_NATIVE_HOSTS,
 )
-from plano_daemon.config.schema import Config, ModelProvider, RetryPolicy
 from plano_daemon.net import is_loopback
+from plano_daemon.secret import Secret
 from plano_daemon.wire.apis import API_PATHS as API_PATHS
 from plano_daemon.wire.apis import CHAT as CHAT
 from plano_daemon.wire.apis import MESSAGES as MESSAGES
 from plano_daemon.wire.apis import RESPONSES as RESPONSES
+
+if TYPE_CHECKING:
+    from plano_daemon.config.schema import Config, ModelProvider, RetryPolicy, UpstreamModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,11 @@ class Channel:
     is_local: bool  # base URL on loopback
     #: Left out of eq/hash: the policy holds lists (unhashable), and a channel is identified without it.
     retry_policy: RetryPolicy | None = dataclasses.field(compare=False)
+    #: Configured under `dubnium.upstream_models`; None: learned from the upstream (see context_windows).
+    context_window: int | None = None
+    max_tokens_field: str | None = None
+    #: Ask the upstream's GET /models for the context window (self-hosted servers; not public APIs).
+    discover_window: bool = False
 
     def url(self, api: str) -> str:
         return f"{self.origin}{self.path_prefix}{API_PATHS[api]}"
@@ -59,7 +68,11 @@ class Channel:
         return CHAT
 
 
-def build_channel(index: int, provider: ModelProvider) -> Channel:
+#: Hosts of the public APIs in KNOWN_PROVIDERS: their model lists carry no context window.
+_PUBLIC_HOSTS = frozenset(urlsplit(k.base_url).hostname for k in KNOWN_PROVIDERS.values() if k.base_url)
+
+
+def build_channel(index: int, provider: ModelProvider, settings: UpstreamModel | None = None) -> Channel:
     known = KNOWN_PROVIDERS.get(provider.prefix)
     if provider.provider_interface is not None:
         interface = INTERFACE_ALIASES[provider.provider_interface]
@@ -76,7 +89,7 @@ def build_channel(index: int, provider: ModelProvider) -> Channel:
         if interface == ANTHROPIC:
             auth = (("x-api-key", key),)
         else:
-            auth = (("Authorization", f"Bearer {key}"),)
+            auth = (("Authorization", Secret(f"Bearer {key}")),)
     extra = tuple(provider.headers.items())
     if interface == ANTHROPIC:
         extra = (("anthropic-version", "2023-06-01"), *extra)
@@ -99,7 +112,19 @@ def build_channel(index: int, provider: ModelProvider) -> Channel:
         default=provider.default,
         is_local=_is_loopback_host(host),
         retry_policy=provider.retry_policy,
+        context_window=settings.context_window if settings else None,
+        max_tokens_field=settings.max_tokens_field if settings else None,
+        discover_window=interface == OPENAI and host not in _PUBLIC_HOSTS,
     )
+
+
+def upstream_settings(config: Config, provider: ModelProvider) -> UpstreamModel | None:
+    """`dubnium.upstream_models` for a provider: by its model, its name, then `prefix/*`."""
+    table = config.dubnium.upstream_models
+    for key in (provider.model, provider.name, f"{provider.prefix}/*"):
+        if key is not None and key in table:
+            return table[key]
+    return None
 
 
 def _is_loopback_host(host: str) -> bool:
@@ -114,7 +139,7 @@ class Catalog:
 
     def __init__(self, config: Config) -> None:
         self.channels: tuple[Channel, ...] = tuple(
-            build_channel(i, p) for i, p in enumerate(config.model_providers))
+            build_channel(i, p, upstream_settings(config, p)) for i, p in enumerate(config.model_providers))
         self._by_name: dict[str, Channel] = {}
         self._by_model: dict[str, Channel] = {}
         self._by_bare: dict[str, Channel] = {}
@@ -160,16 +185,16 @@ class Catalog:
     def is_alias(self, name: str) -> bool:
         return name in self._aliases
 
-    def public_models(self) -> list[tuple[str, str]]:
-        """(id, owned_by) for GET /v1/models: providers then aliases, declaration order."""
-        out: list[tuple[str, str]] = []
+    def public_models(self) -> list[tuple[str, Channel]]:
+        """(id, channel) for GET /v1/models: providers then aliases, declaration order."""
+        out: list[tuple[str, Channel]] = []
         hidden = {self.resolve(h) for h in self._hidden}
         for ch in self.channels:
             if ch in hidden or (ch.model_id == "*" or ch.model_id.endswith("/*")):
                 continue
-            out.append((ch.name, ch.prefix))
+            out.append((ch.name, ch))
         for alias, target in self._aliases.items():
             ch = self.resolve(target)
             if ch is not None and ch not in hidden:
-                out.append((alias, ch.prefix))
+                out.append((alias, ch))
         return out

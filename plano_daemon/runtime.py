@@ -13,6 +13,7 @@ from pathlib import Path
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import LoadedConfig
+from plano_daemon.context_windows import ContextWindows
 from plano_daemon.config.schema import Config
 from plano_daemon.failover import Blocks, Health, Latency
 from plano_daemon.ledger import LedgerWriter
@@ -88,6 +89,8 @@ class Services:
     ledger: LedgerWriter | None = None
     #: Today's budget counts, persisted in the state directory and kept across reloads.
     budgets: BudgetStore | None = None
+    #: Upstream models' context windows learned from their model lists, kept across reloads.
+    windows: ContextWindows = field(default_factory=ContextWindows)
     #: What several instances share through Redis (pins, budgets, blocks, cool-downs, rate limits).
     shared: SharedState | None = None
 
@@ -106,12 +109,14 @@ class Services:
 
 
 def build_services(loaded: LoadedConfig) -> Services:
-    services = Services(metrics=Metrics(),
+    metrics = Metrics()
+    services = Services(metrics=metrics,
                         pool=UpstreamPool(connect_timeout=loaded.config.overrides.upstream_connect_timeout),
                         health=Health(loaded.config.dubnium.health),
                         pins=SessionPins(ttl=loaded.config.routing.session_ttl_seconds,
                                          max_entries=loaded.config.routing.session_max_entries),
-                        ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir())
+                        ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir(),
+                                                           on_drop=metrics.ledger_dropped.inc)
                                 if loaded.config.dubnium.ledger.enabled else None),
                         budgets=BudgetStore(state_dir() / BUDGETS_FILE))
     settings = SharedSettings.from_config(loaded.config)
@@ -133,12 +138,14 @@ class Gateway:
     draining: bool = field(default=False)
 
     def swap(self, loaded: LoadedConfig) -> None:
-        """Install a new config; in-flight requests keep the Runtime they started with."""
+        """Install a new config; in-flight requests keep the Runtime they started with. The Runtime is built
+        first, so a config it cannot be built from changes nothing."""
+        runtime = build_runtime(loaded)
         self.services.pool.set_connect_timeout(loaded.config.overrides.upstream_connect_timeout)
         self.services.health.configure(loaded.config.dubnium.health)
         self.services.pins.configure(ttl=loaded.config.routing.session_ttl_seconds,
                                      max_entries=loaded.config.routing.session_max_entries)
-        self.runtime = build_runtime(loaded)
+        self.runtime = runtime
         self.publish_budget_usage()
 
     def publish_budget_usage(self) -> None:

@@ -14,9 +14,13 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from plano_daemon.config.known_providers import INTERFACE_ALIASES, KNOWN_PROVIDERS
+from plano_daemon.config.secret import SecretText
+from plano_daemon.secret import control_characters
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+#: An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 def parse_duration(value: Any) -> float:
@@ -138,12 +142,12 @@ class InlinePreference(Strict):
 class ModelProvider(Strict):
     model: str
     name: str | None = None
-    access_key: str | None = None
+    access_key: SecretText | None = None
     base_url: str | None = None
     provider_interface: str | None = None
     default: bool = False
     passthrough_auth: bool = False
-    headers: dict[str, str] = {}
+    headers: dict[str, SecretText] = {}
     http_host: str | None = None
     retry_policy: RetryPolicy | None = None
     #: Legacy inline form; `migrate` lifts these to the top level before validation.
@@ -160,11 +164,38 @@ class ModelProvider(Strict):
     @field_validator("base_url")
     @classmethod
     def _base_url_is_http(cls, v: str | None) -> str | None:
+        """Checked here, so that a URL aiohttp would refuse per request is a validation error instead.
+        Messages never repeat the value: it may hold a substituted secret."""
         if v is None:
             return v
+        v = v.strip()
+        if control_characters(v) or " " in v:
+            raise ValueError("base_url contains a space or a control character")
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("base_url must be an absolute http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("base_url must not carry credentials (user:password@); put the key in "
+                             "access_key or headers")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in 0-65535
+        except ValueError:
+            raise ValueError("base_url has an invalid port") from None
+        return v
+
+    @field_validator("http_host")
+    @classmethod
+    def _http_host_is_one_line(cls, v: str | None) -> str | None:
+        if v is not None and (control_characters(v) or not v.strip()):
+            raise ValueError("http_host must be a non-empty host[:port] without control characters")
+        return v.strip() if v is not None else v
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
         return v
 
     @field_validator("provider_interface")
@@ -277,7 +308,7 @@ class Overrides(Loose):
 
 class StateStorage(Strict):
     type: Literal["memory", "postgres"]
-    connection_string: str | None = None
+    connection_string: SecretText | None = None
 
 
 # --- dubnium: our extensions ----------------------------------------------------------------------
@@ -324,6 +355,15 @@ class HealthSettings(Strict):
     cooldown_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
+class UpstreamModel(Strict):
+    """What the gateway cannot always learn from an upstream (keyed by provider model, name or `prefix/*`)."""
+
+    #: Prompt + output tokens the model accepts; else learned from the upstream's /models (vLLM's max_model_len).
+    context_window: Annotated[int, Field(ge=1)] | None = None
+    #: The output-limit field translated chat requests use; default: max_completion_tokens for gpt-5*/o-series.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+
+
 class SharedState(Strict):
     """Several instances as one: budgets, Retry-After blocks and health cool-downs (and, with
     `routing.session_cache.type: redis`, session pins) kept in one Redis."""
@@ -348,6 +388,7 @@ class Dubnium(Strict):
     health: HealthSettings = HealthSettings()
     default_retry_policy: RetryPolicy | None = None
     drain_seconds: Annotated[float, Field(ge=0)] = 30.0
+    upstream_models: dict[str, UpstreamModel] = {}
     shared_state: SharedState = SharedState()
 
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from plano_daemon.config.schema import HealthSettings
+if TYPE_CHECKING:
+    from plano_daemon.config.schema import HealthSettings
 
 
 @dataclass(slots=True)
@@ -36,7 +38,10 @@ class Health:
     __slots__ = ("_settings", "_states", "on_change")
 
     def __init__(self, settings: HealthSettings | None = None) -> None:
-        self._settings = settings or HealthSettings()
+        if settings is None:  # defaults for tests; the gateway always passes `dubnium.health`
+            from plano_daemon.config.schema import HealthSettings
+            settings = HealthSettings()
+        self._settings = settings
         self._states: dict[str, _State] = {}
         #: Called with (model, cool-down seconds, reason) when a circuit opens, (model, 0, "") when it closes.
         self.on_change: Callable[[str, float, str], None] | None = None

@@ -29,11 +29,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from plano_daemon.catalog import Catalog, Channel
-from plano_daemon.config.schema import Budget
 from plano_daemon.logs import LOG
+
+if TYPE_CHECKING:
+    from plano_daemon.config.schema import Budget
 
 REQUESTS = "requests"
 TOKENS = "tokens"

@@ -152,15 +152,3 @@ def load_template(path: str | None) -> str:
     except (OSError, TemplateError) as exc:
         LOG.error("routing.router_prompt_file %s: %s; using the built-in router prompt", path, exc)
         return DEFAULT_TEMPLATE
-
-
-def route_offline(engine: RoutingEngine, body: dict[str, Any]) -> RoutingResult:
-    """The embedded router alone (the `route` CLI): no network, no pins."""
-    inline = pop_inline_routes(body)
-    routes = engine.routes if inline is None else inline
-    turns = extract_conversation(body)
-    if not routes or not turns:
-        return NOT_ROUTED
-    name = router_for(routes).route(turns).route
-    chosen = next((r for r in routes if r.name == name), None)
-    return RoutingResult(name, engine.rank(chosen) if chosen else (), EMBEDDED)

@@ -28,6 +28,7 @@ def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool =
     app.router.add_post("/routing/v1/responses", routing_responses)
     app.router.add_get("/v1/models", ops.list_models)
     app.router.add_route("OPTIONS", "/v1/models", ops.models_preflight)
+    app.router.add_get("/v1/models/{model:.+}", ops.retrieve_model)
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     if serve_metrics:

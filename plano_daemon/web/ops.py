@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -34,10 +36,37 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    catalog = request.app[GATEWAY].runtime.catalog
-    data = [{"id": model_id, "object": "model", "created": _STARTED, "owned_by": owner}
-            for model_id, owner in catalog.public_models()]
-    return web.json_response({"object": "list", "data": data}, headers=_CORS)
+    """OpenAI's model list, with each model's context window where known in vLLM's field, `max_model_len`
+    (Hermes and others size their context from it)."""
+    return web.json_response({"object": "list", "data": await _models(request)}, headers=_CORS)
+
+
+async def retrieve_model(request: web.Request) -> web.Response:
+    """GET /v1/models/{id} (OpenAI's retrieve model) for every listed model; ids may contain slashes."""
+    wanted = request.match_info["model"]
+    for model in await _models(request):
+        if model["id"] == wanted:
+            return web.json_response(model, headers=_CORS)
+    body = {"error": {"message": f"model {wanted!r} is not served by this gateway", "type": "invalid_request_error",
+                      "code": "model_not_found", "param": "model"}}
+    return web.json_response(body, status=404, headers=_CORS)
+
+
+async def _models(request: web.Request) -> list[dict[str, Any]]:
+    gateway = request.app[GATEWAY]
+    listed = gateway.runtime.catalog.public_models()
+    windows = gateway.services.windows
+    # Self-hosted upstreams are asked once (concurrently, bounded by the fetch timeout); later calls read memory.
+    channels = list(dict.fromkeys(ch for _, ch in listed))
+    learned = await asyncio.gather(*(windows.window(ch, gateway.services.pool) for ch in channels))
+    window = dict(zip(channels, learned, strict=True))
+    out: list[dict[str, Any]] = []
+    for model_id, ch in listed:
+        entry: dict[str, Any] = {"id": model_id, "object": "model", "created": _STARTED, "owned_by": ch.prefix}
+        if window[ch] is not None:
+            entry["max_model_len"] = window[ch]
+        out.append(entry)
+    return out
 
 
 async def models_preflight(request: web.Request) -> web.Response:

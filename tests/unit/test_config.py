@@ -63,7 +63,8 @@ def test_llm_providers_and_legacy_listener_object_migrate() -> None:
 def test_env_file_values_and_braced_references() -> None:
     text = "version: v0.4.0\nmodel_providers:\n  - model: x/m\n    base_url: http://${HOST}:8000/v1\n" \
            "    access_key: ${KEY}\n"
-    env_file = parse_env_file('# comment\nexport HOST=127.0.0.1\nKEY="quoted value"\n')
+    env_file, problems = parse_env_file('# comment\nexport HOST=127.0.0.1\nKEY="quoted value"\n')
+    assert problems == []
     cfg = load_config(None, text=text, environ=env_file).config
     ch = Catalog(cfg).resolve("x/m")
     assert ch is not None and ch.url("chat") == "http://127.0.0.1:8000/v1/chat/completions"

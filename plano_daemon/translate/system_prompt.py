@@ -1,0 +1,67 @@
+"""Where system text goes in a translated chat conversation: one system message, first.
+
+Many chat templates (vLLM's Qwen, Llama, Mistral ...) reject a system message that is not the first
+message, and vLLM's prefix cache only helps when a conversation's beginning is the same every turn.
+So system/developer messages that a client sends *before the first assistant turn* (Claude Code's
+environment block at `messages[1]`, Codex's two instruction messages) join the leading system
+message: they are there on every turn, so the prefix stays stable. One that appears *later* (a
+mid-conversation reminder) must not rewrite the beginning of the conversation each turn, so it is
+folded into the adjacent user turn instead, where it stays put as the conversation grows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from plano_daemon.translate.mappings import text_of
+
+_SYSTEM_ROLES = ("system", "developer")
+#: How folded system text is marked inside a user turn, so the model still reads it as instructions.
+_FOLDED = "<system-reminder>\n{}\n</system-reminder>"
+
+
+def settle_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat messages with at most one system message, first; later system text folded into user turns.
+
+    A late system message joins the user turn right before it (when it follows one directly), else the
+    next user turn, else a user turn of its own at the end: each choice depends only on its neighbours,
+    which do not change as the conversation grows.
+    """
+    head: list[Any] = []
+    rest: list[dict[str, Any]] = []
+    pending: list[str] = []  # late system text waiting for the next user turn
+    seen_assistant = False
+    for msg in messages:
+        role = msg.get("role")
+        if role in _SYSTEM_ROLES:
+            if not seen_assistant:
+                head.append(msg.get("content"))
+            elif rest and rest[-1].get("role") == "user" and not pending:
+                rest[-1] = _with_text(rest[-1], [_FOLDED.format(text_of(msg.get("content")))], after=True)
+            else:
+                pending.append(_FOLDED.format(text_of(msg.get("content"))))
+            continue
+        if role == "assistant":
+            seen_assistant = True
+        if role == "user" and pending:
+            msg = _with_text(msg, pending, after=False)
+            pending = []
+        rest.append(msg)
+    if pending:
+        rest.append({"role": "user", "content": "\n\n".join(pending)})
+    return ([_joined(head)] if head else []) + rest
+
+
+def _joined(contents: list[Any]) -> dict[str, Any]:
+    if len(contents) == 1:
+        return {"role": "system", "content": contents[0]}
+    return {"role": "system", "content": "\n\n".join(t for t in (text_of(c) for c in contents) if t)}
+
+
+def _with_text(msg: dict[str, Any], texts: list[str], *, after: bool) -> dict[str, Any]:
+    content = msg.get("content")
+    if isinstance(content, str):
+        return {**msg, "content": "\n\n".join([content, *texts] if after else [*texts, content])}
+    parts = content if isinstance(content, list) else []
+    added = [{"type": "text", "text": t} for t in texts]
+    return {**msg, "content": [*parts, *added] if after else [*added, *parts]}
