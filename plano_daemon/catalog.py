@@ -194,7 +194,7 @@ class Catalog:
                 continue
             out.append((ch.name, ch))
         for alias, target in self._aliases.items():
-            ch = self.resolve(target)
-            if ch is not None and ch not in hidden:
-                out.append((alias, ch))
+            served = self.resolve(target)
+            if served is not None and served not in hidden:
+                out.append((alias, served))
         return out

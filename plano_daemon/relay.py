@@ -19,7 +19,7 @@ from plano_daemon.errors import GatewayError, UpstreamFailure
 from plano_daemon.request_context import Ctx
 from plano_daemon.runtime import Runtime, Services
 from plano_daemon.translate import StreamTranslator, Translation
-from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, read_all
+from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, TransportKind, read_all
 from plano_daemon.wire.answers import answer_problem
 from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.usage import Usage, answer_usage
@@ -78,12 +78,11 @@ def _upstream_message(data: bytes) -> str | None:
         return data[:500].decode("utf-8", errors="replace") or None
     if isinstance(parsed, dict):
         err = parsed.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"]
-        if isinstance(err, str):
-            return err
-        if isinstance(parsed.get("message"), str):
-            return parsed["message"]
+        message = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
+        if not isinstance(message, str):
+            message = parsed.get("message")
+        if isinstance(message, str):
+            return message
     return None
 
 
@@ -133,7 +132,8 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
                 chunk = await resp.content.readany()
                 out = converter.feed(chunk) if chunk else converter.finish()
                 if converter.failure is not None:
-                    kind = "upstream_error" if chunk and converter.anomalies == 0 else "bad_response"
+                    kind: TransportKind = ("upstream_error" if chunk and converter.anomalies == 0
+                                           else "bad_response")
                     return TransportFailure(kind, converter.failure)
                 if converter.started:
                     return out

@@ -28,7 +28,7 @@ def migrate(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         converted = []
         for key, value in listeners.items():
             if key not in _LEGACY_LISTENER_TYPES or not isinstance(value, dict):
-                converted.append({"name": key, "type": "unknown-legacy", **(value or {})})
+                converted.append({"name": key, "type": "unknown-legacy", **(value if isinstance(value, dict) else {})})
                 continue
             entry = {k: v for k, v in value.items() if k != "message_format"}
             entry.setdefault("port", 12000 if key == "egress_traffic" else 10000)

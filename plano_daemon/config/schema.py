@@ -468,10 +468,10 @@ class Config(Strict):
                                 f"used by listener {ports[key]!r}")
             ports[key] = listener.name
         for i, budget in enumerate(self.dubnium.budgets):
-            target = budget.target
-            if not (exists(target) or (target.endswith("/*") and
-                                       any(p.prefix == target[:-2] for p in self.model_providers))):
-                problems.append(f"dubnium.budgets[{i}].target: {target!r} is not a configured model, "
+            covered = budget.target
+            if not (exists(covered) or (covered.endswith("/*") and
+                                        any(p.prefix == covered[:-2] for p in self.model_providers))):
+                problems.append(f"dubnium.budgets[{i}].target: {covered!r} is not a configured model, "
                                 "alias or prefix/*")
         if problems:
             raise ValueError("\n".join(problems))

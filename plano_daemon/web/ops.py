@@ -28,7 +28,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    body = {"status": "draining" if gateway.draining else "ready",
+    body: dict[str, Any] = {"status": "draining" if gateway.draining else "ready",
             "providers": len(gateway.runtime.catalog.channels)}
     if gateway.services.shared is not None:  # Redis down degrades sharing, not readiness: still 200
         body["shared_state"] = gateway.services.shared.status()

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config", "translate"),  # the config edge (pydantic, yaml); pure translations between APIs
     ("catalog",),  # who serves a model name
     ("failover", "policy", "ledger", "upstream"),  # decisions on values; the upstream client pool
-    ("routing", "request_context", "context_windows", "shared"),  # shared: several instances as one (Redis)
+    ("routing", "request_context", "context_windows", "shared"),  # shared: what several instances keep in Redis
     ("runtime",),  # one gateway's long-lived parts, built from a config
     ("relay",),
     ("web",),  # aiohttp app, middlewares, handlers, the request path (web/proxy.py)

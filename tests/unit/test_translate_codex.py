@@ -66,7 +66,8 @@ def test_streamed_calls_come_back_with_their_namespace() -> None:
                                                                   "arguments": '{"cmd":"ls"}'}}]}}]},
               {"id": "chatcmpl-1", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}]
     stream: ChatStreamToResponses = t.stream()
-    data = b"".join(stream.feed(f"data: {json.dumps(c)}\n\n".encode()) for c in chunks) + stream.finish()
+    data = b"".join(stream.feed(f"data: {json.dumps(c)}\n\n".encode()) for c in chunks)
+    data += stream.feed(b"data: [DONE]\n\n") + stream.finish()  # a stream without [DONE] is a failure
 
     events = [json.loads(e.data) for e in SSEParser().feed(data)]
     added = next(e["item"] for e in events if e["type"] == "response.output_item.added")
