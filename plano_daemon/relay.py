@@ -246,4 +246,4 @@ def trace_headers(ctx: Ctx) -> dict[str, str]:
 def error_response(api: str, err: GatewayError, request_id: str) -> web.Response:
     """A gateway error as JSON in the client's dialect, named by the request's id."""
     return web.Response(status=err.status, body=error_bytes(api, err), content_type=JSON,
-                        headers={"X-Request-Id": request_id})
+                        headers={**err.headers, "X-Request-Id": request_id})

@@ -112,6 +112,10 @@ async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     inline_routing = any(key in body for key in INLINE_KEYS)
     choice = await choose(request, rt, services, ctx, body)
     ctx.channel, ctx.route, ctx.router = choice.channel, choice.route, choice.router
+    if rt.ratelimits and services.shared is not None and ctx.gate is not None:  # Plano's `ratelimits`
+        admitted = await rt.ratelimits.admit(choice.channel, request.headers, services.shared,
+                                             estimate=max(1, len(raw) // 4), now=time.time())
+        ctx.gate.on_tokens = admitted.settle if admitted is not None else None
     # Inline routing fields were stripped from `body`: the raw bytes no longer match it.
     return await forward(request, rt, services, ctx, choice, None if inline_routing else raw, body)
 
