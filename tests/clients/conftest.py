@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,12 +112,13 @@ async def run_client(argv: list[str], box: Sandbox, *, stdin: str | None = None,
                      timeout: float = RUN_TIMEOUT) -> Finished:
     """Run a client to completion without blocking the event loop the gateway and the fake serve on."""
     proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=box.work, env=box.env, stdin=asyncio.subprocess.PIPE,
+        *argv, cwd=box.work, env=box.env,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else b""), timeout)
-    except TimeoutError:
-        proc.kill()
+        out, err = await asyncio.wait_for(proc.communicate(None if stdin is None else stdin.encode()), timeout)
+    except TimeoutError:  # the whole group: npm's launchers leave the real binary as a child
+        os.killpg(proc.pid, signal.SIGKILL)
         out, err = await proc.communicate()
         return Finished(-9, out.decode(errors="replace"), err.decode(errors="replace") + "\n[timed out]")
     assert proc.returncode is not None

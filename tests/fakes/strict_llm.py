@@ -68,7 +68,7 @@ class StrictLLM:
     plan: Planner
     max_model_len: int = 32768
     max_output_tokens: int = 128000  # Anthropic's per-model cap on max_tokens (current Opus)
-    alternate: bool = True  # chat: user/assistant must alternate (Llama, Mistral, Gemma templates)
+    alternate: bool = False  # chat: strict user/assistant alternation (Mistral, Gemma, Llama 2 templates); Qwen's does not ask it
     received: list[Exchange] = field(default_factory=list)
     url: str = ""  # http://127.0.0.1:PORT once started
     _calls: int = 0
