@@ -23,6 +23,8 @@ class Ctx:
     route: str | None = None
     router: str = "none"
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    #: The channel of each entry of `attempts`, for the upstream metrics counted once the request ends.
+    attempt_channels: list[Channel] = field(default_factory=list)
     fallbacks: list[dict[str, str]] = field(default_factory=list)
     #: Ledger names (`RequestGate.name`): every model considered, and those admitted in trial order.
     candidates: list[str] = field(default_factory=list)
@@ -33,6 +35,8 @@ class Ctx:
     output_tokens: int = 0
     gate: RequestGate | None = None
     client_closed: bool = False  # the client went away before its answer was complete
+    #: Why the request failed (a 4xx's reason, an upstream failure, a stream cut after its first byte).
+    error: str | None = None
 
     @property
     def request_id(self) -> str:

@@ -15,7 +15,14 @@ let
 
   planoConfigPath = "planoai/dubnium.yaml";
   profilePath = "model-router/profiles/${cfg.profile.name}.yaml";
-  ledgerPath = "${config.xdg.stateHome}/model-router/route-decisions.jsonl";
+
+  # What this module writes lands in the world-readable Nix store: keys must stay `$VAR` references.
+  inherit (import ../nixos/plano-settings.nix) literalSecrets;
+  writtenSecrets =
+    lib.optionals (cfg.configFile == null) (map (p: "settings.${p}") (literalSecrets cfg.settings))
+    ++ lib.optionals (cfg.profile.file == null) (
+      map (p: "profile.settings.${p}") (literalSecrets cfg.profile.settings)
+    );
 in
 {
   options.dubnium.planoClients = {
@@ -26,7 +33,8 @@ in
       default = "http://127.0.0.1:12000";
       example = "http://dubnium.tailnet.ts.net:12000";
       description = ''
-        Base URL of the Plano gateway. `PLANO_BASE_URL` is set to it and `OPENAI_BASE_URL` to it plus
+        Base URL of the Plano gateway. `PLANO_BASE_URL` and `ANTHROPIC_BASE_URL` (Claude Code, the
+        `anthropic` SDK) are set to it and `OPENAI_BASE_URL` (OpenCode, Codex, the `openai` SDK) to it plus
         `/v1`; the default profile's `runtime` section uses it too.
       '';
     };
@@ -40,7 +48,7 @@ in
       '';
       description = ''
         Plano config written to {file}`$XDG_CONFIG_HOME/planoai/dubnium.yaml`. Keys must stay `$VAR`
-        references; the file is world-readable in the Nix store.
+        references (an assertion rejects literal `access_key`s): the file is world-readable in the Nix store.
       '';
     };
 
@@ -94,6 +102,14 @@ in
           dubnium.planoClients.baseUrl = "${cfg.baseUrl}" is not an http(s) URL; use e.g. "http://127.0.0.1:12000".
         '';
       }
+      {
+        assertion = writtenSecrets == [ ];
+        message = ''
+          dubnium.planoClients holds literal secrets at ${lib.concatStringsSep ", " writtenSecrets}; the
+          files it writes are world-readable in the Nix store. Write `access_key = "$SOME_API_KEY";` and
+          export SOME_API_KEY from outside the store (e.g. a sops-nix secret).
+        '';
+      }
     ];
 
     xdg.configFile.${planoConfigPath}.source =
@@ -105,14 +121,12 @@ in
       else
         yamlFormat.generate "${cfg.profile.name}.yaml" cfg.profile.settings;
 
-    home.sessionVariables = {
-      PLANO_BASE_URL = cfg.baseUrl;
-      OPENAI_BASE_URL = "${cfg.baseUrl}/v1";
-      PLANO_CONFIG_FILE = "${config.xdg.configHome}/${planoConfigPath}";
-      MODEL_ROUTER_PROFILE = cfg.profile.name;
-      MODEL_ROUTER_CONFIG_HOME = "${config.xdg.configHome}/model-router";
-      MODEL_ROUTER_STATE_HOME = "${config.xdg.stateHome}/model-router";
-      MODEL_ROUTER_LEDGER = ledgerPath;
+    home.sessionVariables = import ./session-variables.nix {
+      inherit (cfg) baseUrl;
+      inherit planoConfigPath;
+      configHome = config.xdg.configHome;
+      stateHome = config.xdg.stateHome;
+      profileName = cfg.profile.name;
     };
   };
 }

@@ -4,6 +4,8 @@
 #     one loopback model listener and the local OpenAI-compatible endpoint (vLLM) as default provider.
 #   literalSecrets settings  paths ("model_providers[1].access_key") of access keys written inline;
 #     only `$VAR` / `${VAR}` references and the keyless marker `EMPTY` may reach the Nix store.
+#   restartSettings settings  the settings plano-daemon binds at start (a reload keeps them; see
+#     restart_only_changes in plano_daemon/server.py): when they change, the module restarts the unit.
 let
   # The model the user's vLLM serves (see tests/fixtures/dubnium-vllm.yaml).
   localModel = "openai/qwen2.5-coder-14b-instruct";
@@ -66,4 +68,19 @@ in
     };
 
   literalSecrets = settings: findLiteralKeys "" settings;
+
+  restartSettings =
+    settings:
+    let
+      dubnium = settings.dubnium or { };
+    in
+    {
+      listeners = settings.listeners or null;
+      dubnium = builtins.intersectAttrs {
+        max_body_bytes = null;
+        drain_seconds = null;
+        metrics = null;
+        ledger = null;
+      } dubnium;
+    };
 }

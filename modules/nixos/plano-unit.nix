@@ -6,20 +6,19 @@
 #
 # Each unit is { Unit, Service | Slice, Install } of key = value; a list value means the key is repeated.
 {
-  # "package": our plano-daemon, Type=notify with watchdog and reload.
+  # "package": our plano-daemon, Type=notify-reload with watchdog.
   # "external": an executable installed outside Nix (the Plano CLI's `up --foreground`).
   runtime ? "package",
   # Absolute path checked by ExecStartPre and run by ExecStart.
   executable,
-  # The rendered Plano config.
-  configFile,
+  # The Plano config, at a stable path (/etc/plano/config.yaml) so a settings change reloads, not restarts.
+  configFile ? "/etc/plano/config.yaml",
   # systemd EnvironmentFile= paths (secrets; read by PID 1, never copied to the store).
   environmentFiles ? [ ],
   logLevel ? "info",
   extraArgs ? [ ],
-  # Absolute paths of test(1) and kill(1); the module passes coreutils, tests pass the host's.
-  testBin ? "/run/current-system/sw/bin/test",
-  killBin ? "/run/current-system/sw/bin/kill",
+  # ./check-executable.sh installed as a program; the module passes a store path, tests the repo file.
+  checkExecutableBin,
 }:
 let
   # Quote one argument for an Exec*= line (systemd.service(5) "Command lines").
@@ -51,7 +50,10 @@ let
     if isPackage then
       {
         # READY=1 once the config is valid and every listener is bound; WATCHDOG=1 every WatchdogSec/2.
-        Type = "notify";
+        # notify-reload (systemd >= 253): `systemctl reload` sends SIGHUP itself and returns only after
+        # the daemon's RELOADING=1 ... READY=1, i.e. once the new config serves (a bad one keeps the old).
+        Type = "notify-reload";
+        ReloadSignal = "SIGHUP";
         NotifyAccess = "main";
         WatchdogSec = "30s";
         ExecStart = commandLine (
@@ -65,8 +67,6 @@ let
           ]
           ++ extraArgs
         );
-        # SIGHUP re-reads the config (RELOADING=1 ... READY=1); a bad new config keeps the old one.
-        ExecReload = "${killBin} -HUP $MAINPID";
       }
     else
       {
@@ -82,11 +82,22 @@ let
         );
       };
 
+  # Where the service may write. The state directory is nested (/var/lib/plano/state) so that
+  # /var/lib/plano itself, which holds the external runtime's venv (the seed's default
+  # /var/lib/plano/venv/bin/planoai), stays root's: DynamicUser= chowns a StateDirectory= tree to the
+  # service's uid, which would hand the gateway its own executable.
+  writableDirs = [
+    "/var/lib/plano/state"
+    "/var/lib/private/plano"
+    "/var/cache/plano"
+    "/var/cache/private/plano"
+  ];
+
   # Sandboxing, see systemd.exec(5). `systemd-analyze security plano.service` scores this at most 2.0;
   # tests/nix enforces that. Each relaxation says why.
   hardening = {
     DynamicUser = true;
-    StateDirectory = "plano";
+    StateDirectory = "plano/state";
     StateDirectoryMode = "0700";
     CacheDirectory = "plano";
     CacheDirectoryMode = "0700";
@@ -106,8 +117,9 @@ let
     ProtectKernelModules = true;
     ProtectKernelTunables = true;
     ProtectProc = "invisible";
-    # Hides /proc/stat too: prometheus-client then skips its process_* metrics (plano_* are unaffected).
-    ProcSubset = "pid";
+    # "pid" would hide /proc/stat, and prometheus-client would then silently drop its process_* metrics
+    # (CPU, memory, open fds); "all" keeps them for 0.1 of exposure (1.4 overall, the limit is 2.0).
+    ProcSubset = "all";
     # Network is the job (listeners, upstreams). AF_UNIX stays for the sd_notify socket and journald.
     RestrictAddressFamilies = [
       "AF_INET"
@@ -130,6 +142,8 @@ let
   };
 in
 {
+  inherit writableDirs;
+
   plano = {
     Unit = {
       Description = "Plano LLM routing gateway";
@@ -150,15 +164,20 @@ in
       runtimeService
       // hardening
       // {
-        # Fail closed: a missing or non-executable binary stops the unit before it starts.
-        ExecStartPre = "${testBin} -x ${escapeArg executable}";
+        # Fail closed: a missing or non-executable binary, or one that anyone but root could modify, stops
+        # the unit before it starts (./check-executable.sh).
+        ExecStartPre = commandLine [
+          checkExecutableBin
+          executable
+        ];
         Slice = "ai.slice";
         EnvironmentFile = environmentFiles;
         # The package runtime also gets --log-level; the variable is for the external runtime.
         Environment = [ "PLANO_LOG_LEVEL=${logLevel}" ];
         Restart = "on-failure";
         RestartSec = "2s";
-        # Exponential backoff between restarts (systemd >= 254).
+        # Exponential backoff between restarts. Both keys are systemd >= 254: systemd 252/253 log
+        # "Unknown key" and ignore them (a fixed RestartSec=2s then).
         RestartSteps = 5;
         RestartMaxDelaySec = "30s";
         TimeoutStopSec = "45s";

@@ -27,21 +27,37 @@ let
     else
       settingsFormat.generate "plano.yaml" cfg.settings;
 
-  unit =
-    (import ./plano-unit.nix {
-      inherit (cfg) runtime logLevel extraArgs;
-      inherit executable;
-      configFile = toString configFile;
-      environmentFiles = map toString cfg.environmentFiles;
-      testBin = "${pkgs.coreutils}/bin/test";
-      killBin = "${pkgs.coreutils}/bin/kill";
-    }).plano;
+  checkExecutable = pkgs.writeShellApplication {
+    name = "plano-check-executable";
+    runtimeInputs = [
+      pkgs.coreutils
+      pkgs.findutils
+    ];
+    text = builtins.readFile ./check-executable.sh;
+  };
+
+  unitData = import ./plano-unit.nix {
+    inherit (cfg) runtime logLevel extraArgs;
+    inherit executable;
+    configFile = "/etc/${configEtcPath}";
+    environmentFiles = map toString cfg.environmentFiles;
+    checkExecutableBin = lib.getExe checkExecutable;
+  };
+  unit = unitData.plano;
+
+  # The config sits at a stable path, so a settings change leaves ExecStart alone: `nixos-rebuild switch`
+  # reloads the package runtime (in-flight requests finish) and restarts it only when a setting bound at
+  # start changes (planoSettings.restartSettings). The external runtime has no reload: any change restarts.
+  configEtcPath = "plano/config.yaml";
+  restartKey = builtins.hashString "sha256" (builtins.toJSON (planoSettings.restartSettings cfg.settings));
+  unsafeExecutable = lib.findFirst (dir: lib.hasPrefix "${dir}/" cfg.externalExecutable) null unitData.writableDirs;
 
   defaultSettings = planoSettings.defaultSettings {
     address = listenAddress;
     inherit (cfg) port localBaseUrl;
   };
   literalSecrets = planoSettings.literalSecrets cfg.settings;
+  homeOrRelative = !(lib.hasPrefix "/" cfg.externalExecutable) || lib.hasPrefix "/home/" cfg.externalExecutable;
   storeEnvironmentFiles = lib.filter (f: lib.hasPrefix builtins.storeDir (toString f)) cfg.environmentFiles;
 in
 {
@@ -61,7 +77,7 @@ in
         - `external`: an executable installed outside Nix, at
           {option}`dubnium.plano.externalExecutable`, run as `<executable> up <config> --foreground`.
         - `package`: {option}`dubnium.plano.package` (`plano-daemon serve --config <config>`), with
-          `Type=notify` readiness, a watchdog and reload on `systemctl reload plano`.
+          `Type=notify-reload` readiness, a watchdog and reload on `systemctl reload plano`.
       '';
     };
 
@@ -70,8 +86,10 @@ in
       default = defaults.externalExecutable;
       example = "/opt/plano/bin/planoai";
       description = ''
-        Absolute path of the Plano executable for `runtime = "external"`. `ExecStartPre` checks it with
-        `test -x`, so the unit fails closed while it is missing.
+        Absolute path of the Plano executable for `runtime = "external"`, outside the service's writable
+        directories (`/var/lib/plano/state`, `/var/cache/plano`). `ExecStartPre` refuses it while it is
+        missing, not executable, or modifiable by anyone but root (the file, its directories, its venv), so
+        the unit fails closed.
       '';
     };
 
@@ -144,7 +162,9 @@ in
         }
       '';
       description = ''
-        Plano configuration (v0.4.0 YAML), rendered to the file passed with `--config`. `version`,
+        Plano configuration (v0.4.0 YAML), rendered to {file}`/etc/plano/config.yaml`. A change reloads
+        `runtime = "package"` in place; a change to `listeners` or to `dubnium.max_body_bytes`,
+        `drain_seconds`, `metrics` or `ledger` (bound at start) restarts it. `version`,
         `listeners` and `model_providers` default to a loopback listener and the local endpoint; setting one
         of them replaces its default. Credentials must be `$VAR` references resolved from
         {option}`dubnium.plano.environmentFiles`: this file lands in the world-readable Nix store.
@@ -155,7 +175,11 @@ in
       type = lib.types.nullOr lib.types.path;
       default = null;
       example = "/etc/plano/config.yaml";
-      description = "A Plano config file to use instead of {option}`dubnium.plano.settings`.";
+      description = ''
+        A Plano config file to link as {file}`/etc/plano/config.yaml` instead of
+        {option}`dubnium.plano.settings`. A change reloads `runtime = "package"`; the daemon logs which
+        settings bound at start (listeners, ...) need `systemctl restart plano`.
+      '';
     };
 
     environmentFiles = lib.mkOption {
@@ -217,6 +241,15 @@ in
         '';
       }
       {
+        assertion = isPackage || (unsafeExecutable == null && !homeOrRelative);
+        message = ''
+          dubnium.plano.externalExecutable = "${cfg.externalExecutable}" must be an absolute path outside
+          /home${lib.optionalString (unsafeExecutable != null) " and outside ${unsafeExecutable}, which plano.service can write"}:
+          the gateway must never be able to modify its own executable. Install it root-owned, e.g. under
+          /var/lib/plano/venv or /opt.
+        '';
+      }
+      {
         assertion = config.dubnium.modes.enable;
         message = ''
           dubnium.plano.enable needs compute.target and ai.slice from dubnium.modes; set
@@ -238,7 +271,11 @@ in
       model_providers = lib.mkDefault defaultSettings.model_providers;
     };
 
+    environment.etc.${configEtcPath}.source = configFile;
+
     systemd.services.plano = {
+      reloadTriggers = lib.optional isPackage configFile;
+      restartTriggers = if isPackage then [ restartKey ] else [ configFile ];
       description = unit.Unit.Description;
       after = unit.Unit.After;
       wants = unit.Unit.Wants;

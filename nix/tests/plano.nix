@@ -94,11 +94,14 @@ pkgs.testers.runNixOSTest {
           assert serving.succeed("mode status").startswith("mode: desktop")
           serving.succeed("su nobody -s /bin/sh -c 'mode request compute' 2>&1 | grep -q 'needs root'")
 
-      with subtest("mode request compute brings plano up (Type=notify: active means READY=1)"):
+      with subtest("mode request compute brings plano up (Type=notify-reload: active means READY=1)"):
           serving.succeed("mode request compute")
           serving.wait_for_unit("plano.service")
           serving.wait_for_unit("vllm.service")
-          assert unit_property(serving, "plano.service", "Type") == "notify"
+          assert unit_property(serving, "plano.service", "Type") == "notify-reload"
+          # The state directory is nested: /var/lib/plano (where the external venv lives) stays root's.
+          assert serving.succeed("stat -c %u /var/lib/plano").strip() == "0"
+          serving.succeed("test -L /var/lib/plano/state")
           assert unit_property(serving, "plano.service", "Slice") == "ai.slice"
           assert unit_property(serving, "vllm.service", "Slice") == "ai.slice"
           event = json.loads(serving.succeed("tail -n 1 /var/lib/mode-controller/events.jsonl"))
@@ -134,6 +137,7 @@ pkgs.testers.runNixOSTest {
           assert local and all(a.startswith("127.0.0.1:") for a in local), local
 
       with subtest("reload keeps serving; desktop mode stops plano"):
+          assert "--config /etc/plano/config.yaml" in unit_property(serving, "plano.service", "ExecStart")
           serving.succeed("systemctl reload plano.service")
           serving.succeed(f"curl -sS --fail {URL}/healthz")
           serving.succeed("mode request desktop")

@@ -1,6 +1,5 @@
-"""Plano v0.4-compatible configuration: schema, legacy migration, $VAR substitution, loading."""
+"""Plano's config file at the edge: schema (pydantic), migration, env substitution, loading, the policy profile.
 
-from plano_daemon.config.load import LoadedConfig, load_config
-from plano_daemon.config.schema import Config
-
-__all__ = ["Config", "LoadedConfig", "load_config"]
+Import the submodules directly (`config.load`, `config.schema`): this package's own import is free, so the
+pure core can read `known_providers` without loading pydantic or yaml.
+"""

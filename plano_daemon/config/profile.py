@@ -158,9 +158,6 @@ class Profile(_Strict):
             len(self.privacy_classes[name].allowed_boundaries),
             max(exposure(b) for b in self.privacy_classes[name].allowed_boundaries)))
 
-    def source_for_alias(self, alias: str) -> Source | None:
-        return next((s for s in self.sources if s.plano_alias == alias), None)
-
 
 def profile_path(setting: str | None, environ: Mapping[str, str], *,
                  config_path: str | None = None) -> Path | None:

@@ -23,13 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plano_daemon.catalog import Channel
-from plano_daemon.config.schema import RetryPolicy, Strategy
 from plano_daemon.errors import UpstreamFailure
 from plano_daemon.failover.blocks import Blocks
 from plano_daemon.failover.health import Health
+if TYPE_CHECKING:
+    from plano_daemon.config.schema import RetryPolicy, Strategy
+
 from plano_daemon.failover.outcome import Outcome
 
 #: However the policy is written, a request never makes more upstream attempts than this.

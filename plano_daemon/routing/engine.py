@@ -91,7 +91,7 @@ class RoutingEngine:
             return NOT_ROUTED
         key = affinity_key(headers, self.key_headers) if self.key_headers else None
         if key is not None:
-            pin = ctx.pins.get(key)
+            pin = await ctx.pins.lookup(ctx.pins.scoped(key, headers))
             ctx.metrics.session_cache.labels("hit" if pin else "miss").inc()
             if pin is not None:
                 ctx.metrics.router_decisions.labels(pin.route or "none", pin.model, PINNED).inc()
@@ -127,7 +127,7 @@ class RoutingEngine:
         ctx.metrics.router_duration.labels(backend).observe(elapsed)
         ctx.metrics.router_decisions.labels(name or "none", models[0] if models else "none", backend).inc()
         if key is not None and models:
-            ctx.pins.put(key, model=models[0], route=name, models=models)
+            ctx.pins.put(ctx.pins.scoped(key, headers), model=models[0], route=name, models=models)
         return RoutingResult(name, models, backend, key, router_failure=failure)
 
 
@@ -152,15 +152,3 @@ def load_template(path: str | None) -> str:
     except (OSError, TemplateError) as exc:
         LOG.error("routing.router_prompt_file %s: %s; using the built-in router prompt", path, exc)
         return DEFAULT_TEMPLATE
-
-
-def route_offline(engine: RoutingEngine, body: dict[str, Any]) -> RoutingResult:
-    """The embedded router alone (the `route` CLI): no network, no pins."""
-    inline = pop_inline_routes(body)
-    routes = engine.routes if inline is None else inline
-    turns = extract_conversation(body)
-    if not routes or not turns:
-        return NOT_ROUTED
-    name = router_for(routes).route(turns).route
-    chosen = next((r for r in routes if r.name == name), None)
-    return RoutingResult(name, engine.rank(chosen) if chosen else (), EMBEDDED)

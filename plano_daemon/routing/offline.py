@@ -16,7 +16,7 @@ from typing import Any
 
 from plano_daemon.catalog import Catalog
 from plano_daemon.config.envsubst import referenced_vars
-from plano_daemon.config.load import load_config
+from plano_daemon.config.load import decode, load_config
 from plano_daemon.errors import ConfigError
 from plano_daemon.routing.conversation import Turn
 from plano_daemon.policy.eligibility import Policy
@@ -29,7 +29,7 @@ PLACEHOLDER = "unset-not-needed-offline"
 
 
 def decide_offline(config_path: str, prompt: str, *, env_files: Sequence[str] = ()) -> dict[str, Any]:
-    text = Path(config_path).read_text(encoding="utf-8")
+    text = decode(Path(config_path).read_bytes(), config_path)
     environ = {**{name: PLACEHOLDER for name in referenced_vars(text)}, **os.environ}
     loaded = load_config(config_path, env_files=env_files, environ=environ)
     cfg = loaded.config

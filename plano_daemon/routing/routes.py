@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plano_daemon.config.schema import RoutingPreference
 from plano_daemon.errors import BadRequest
+
+if TYPE_CHECKING:
+    from plano_daemon.config.schema import RoutingPreference
 
 INLINE_KEYS = ("routing_preferences", "routing_policy")
 

@@ -1,9 +1,17 @@
-"""Words → features for the embedded router: stems, plus shared concepts for software-task vocabulary.
+"""Words → features for the embedded router: stems, plus shared concepts from a general thesaurus.
 
 Route descriptions and prompts rarely use the same words ("fix this crash" vs "debugging runtime
-failures"). Mapping both sides onto a small set of concepts (a hand-written thesaurus of how people
-ask coding assistants for things) lets them meet without a model. The table is general vocabulary,
-not tuned to any route set: a route that uses none of these words still matches on its own stems.
+failures"). Mapping both sides onto concepts lets them meet without a model. There are two kinds:
+
+- intents (`INTENTS`): what a request asks to be done (create, fix, explain, compare, summarize,
+  translate, look up, chat…). They apply to any route set.
+- domains (`DOMAINS`): what a request is about (code, databases, law, cooking…). A route has a
+  domain only when its own name, description or examples use that domain's words, so the table adds
+  nothing to a route set it does not describe.
+
+Every word's own stem counts more than its concepts (see `STEM_SHARE`, `CONCEPT_SHARE`): a route's
+literal words outweigh thesaurus matches. The lists are general vocabulary of each domain, written
+from how people talk about it, not from any prompt set.
 """
 
 from __future__ import annotations
@@ -15,91 +23,226 @@ from itertools import chain
 from operator import itemgetter, or_
 from typing import NamedTuple
 
-#: concept → surface words and phrases (lowercase; single words are stemmed before lookup).
-CONCEPTS: dict[str, tuple[str, ...]] = {
-    "c:create": ("write", "wrote", "written", "create", "generate", "implement", "build", "scaffold",
-                 "add", "make", "develop", "code up", "boilerplate", "new", "produce", "compose",
-                 "construct", "author", "set up", "stub"),
-    "c:code": ("code", "function", "method", "class", "script", "program", "module", "snippet",
-               "endpoint", "component", "library", "api", "cli", "algorithm", "regex", "regular expression",
-               "query", "sql", "decorator", "generator", "loop", "variable", "interface", "schema",
-               "struct", "enum", "app", "application", "handler", "migration", "workflow", "lambda", "callback", "async", "await", "compiler", "makefile",
-               "codebase", "repo", "repository", "source", "implementation", "feature", "flag",
-               "recursive", "recursion", "type", "object", "pointer", "closure", "thread", "syntax",
-               "dockerfile", "yaml", "json", "html", "css", "framework", "package", "dependency",
-               "unit test", "pull request", "diff", "commit", "refactor", "snake case", "camel case"),
-    "c:lang": ("python", "go", "golang", "rust", "typescript", "javascript", "java", "kotlin", "swift",
-               "ruby", "php", "bash", "shell", "c++", "cpp", "c#", "haskell", "scala", "elixir", "lua",
-               "perl", "nix", "react", "vue", "django", "flask", "node", "nodejs", "zod", "pytest",
-               "actix", "spring", "terraform", "powershell", "sql", "zig", "ocaml", "clojure", "dart"),
-    "c:test": ("test", "tests", "unit test", "pytest", "spec", "coverage", "assertion", "mock", "fixture"),
-    "c:modify": ("refactor", "rewrite", "restructure", "clean up", "simplify", "modify", "change",
-                 "update", "migrate", "rename", "port", "convert to", "optimize", "improve"),
-    "c:fix": ("fix", "patch", "repair", "resolve", "correct", "solve", "workaround", "hotfix"),
-    "c:error": ("bug", "error", "exception", "crash", "fail", "failure", "traceback", "errno", "stack trace",
-                "stacktrace", "segfault", "segmentation fault", "panic", "broken", "not working",
-                "doesn't work", "does not work", "exit code", "leak", "hang", "hangs", "freeze", "timeout",
-                "time out", "times out", "timed out", "connection reset", "refused", "denied", "oom",
-                "out of memory", "killed", "core dump", "deadlock", "race condition", "nullpointer",
-                "nullpointerexception", "typeerror", "valueerror", "keyerror", "modulenotfounderror",
-                "importerror", "undefined", "null", "nonetype", "502", "500", "404", "137", "regression", "exit", "exits", "exited", "break", "breaks", "broke", "abort", "aborted",
-                "flaky", "intermittent", "intermittently", "unexpected", "wrong", "issue", "problem"),
-    "c:diagnose": ("debug", "diagnose", "diagnosis", "investigate", "troubleshoot", "root cause", "cause",
-                   "causing", "why", "figure out", "find out", "what went wrong", "went wrong",
-                   "track down", "pinpoint"),
-    "c:explain": ("explain", "explanation", "describe", "walk through", "walk me through", "what does",
-                  "how does", "understand", "understanding", "meaning", "purpose", "clarify", "tell me what",
-                  "what is the purpose", "how it works", "works", "teach", "elaborate", "interpret",
-                  "break down", "detailed explanation"),
-    "c:read": ("read", "review", "reviewing", "inspect", "look at", "audit", "trace", "tracing", "follow",
-               "existing", "flow", "step through", "go over"),
-    "c:compare": ("compare", "comparison", "comparing", "versus", "vs", "tradeoff", "trade-off",
+#: intent → surface words and phrases (lowercase; single words are stemmed before lookup).
+INTENTS: dict[str, tuple[str, ...]] = {
+    "i:create": ("write", "wrote", "written", "create", "generate", "implement", "build", "scaffold",
+                 "add", "make", "develop", "code up", "produce", "compose", "construct", "author",
+                 "set up", "draft", "come up with", "design"),
+    "i:modify": ("refactor", "rewrite", "restructure", "clean up", "simplify", "modify", "change",
+                 "update", "migrate", "rename", "port", "optimize", "optimise", "improve", "edit",
+                 "revise", "rework", "tweak", "speed up", "tune", "tuning", "polish"),
+    "i:fix": ("fix", "patch", "repair", "resolve", "correct", "solve", "workaround", "hotfix", "fixing"),
+    "i:diagnose": ("debug", "diagnose", "diagnosis", "investigate", "troubleshoot", "troubleshooting",
+                   "root cause", "cause", "causing", "why", "figure out", "find out", "what went wrong",
+                   "went wrong", "track down", "pinpoint", "where should i look",
+                   "what's going on", "what is going on"),
+    "i:explain": ("explain", "explanation", "describe", "walk through", "walk me through", "what does",
+                  "how does", "how do", "understand", "understanding", "meaning", "mean", "purpose",
+                  "clarify", "tell me what", "how it works", "teach", "elaborate", "interpret",
+                  "break down", "difference between", "what is a", "what's a", "why does", "why is",
+                  "learn", "learning", "help me understand"),
+    "i:review": ("read", "reading", "review", "reviewing", "inspect", "look at", "look over", "audit",
+                 "trace", "tracing", "follow", "existing", "flow", "step through", "go over", "go through",
+                 "check", "critique", "feedback", "assess", "grade", "proofread", "flag"),
+    "i:compare": ("compare", "comparison", "comparing", "versus", "vs", "tradeoff", "trade-off",
                   "trade offs", "tradeoffs", "pros and cons", "pros", "cons", "evaluate", "evaluating",
-                  "assess", "weigh", "options", "alternatives", "recommend", "recommendation",
-                  "should we", "should i", "better", "choose", "choice", "which one", "decide",
-                  "decision", "justify", "worth it", "risks", "risk", "impact"),
-    "c:reason": ("reason", "reasoning", "think through", "think about", "complex", "multi-step",
-                 "analysis", "analyze", "analyse", "analytical", "logic", "logical", "proof", "prove",
-                 "deduce", "infer", "estimate", "bottleneck", "strategy", "strategic", "in depth",
-                 "thorough", "careful", "detailed", "puzzle", "why would", "implications"),
-    "c:plan": ("plan", "planning", "architecture", "architect", "design", "roadmap", "decompose",
-               "decomposition", "break into", "milestones", "organize", "structure", "migration plan",
-               "system design", "scalable", "scalability", "microservices", "monolith"),
-    "c:data": ("data", "dataset", "csv", "spreadsheet", "statistics", "metrics", "numbers", "sales",
-               "revenue", "percentiles", "trend", "trends", "chart", "table", "figures", "forecast",
-               "growth", "pricing", "cost", "costs", "budget"),
-    "c:docs": ("documentation", "document", "docs", "doc", "readme", "docstring", "docstrings", "comment",
+                  "weigh", "options", "alternatives", "recommend", "recommendation", "should we",
+                  "should i", "better", "choose", "choice", "which one", "decide", "decision",
+                  "worth it", "pick", "risk", "risks", "impact"),
+    "i:reason": ("reason", "reasoning", "think through", "think about", "complex", "multi-step",
+                 "step by step", "analysis", "analyze", "analyse", "analytical", "logic", "logical",
+                 "deduce", "infer", "estimate", "strategy", "strategic", "in depth", "in-depth",
+                 "thorough", "thoroughly", "careful", "detailed", "in detail", "implications",
+                 "consequences", "consider", "work out", "justify"),
+    "i:plan": ("plan", "planning", "roadmap", "decompose", "break into", "milestones", "organize",
+               "organise", "schedule", "itinerary", "outline", "checklist", "steps", "decomposition",
+               "break down", "tasks for"),
+    "i:summarize": ("summarize", "summarise", "summary", "gist", "tl;dr", "tldr", "recap", "digest",
+                    "synopsis", "overview", "key points", "condense", "shorten"),
+    "i:translate": ("translate", "translation", "in spanish", "in french", "in german", "into spanish",
+                    "into french", "into german", "how do you say", "in another language"),
+    "i:convert": ("convert", "conversion", "format", "reformat", "transform", "turn into", "turn this into",
+                  "to yaml", "to json", "to csv", "to markdown", "encode", "decode"),
+    "i:lookup": ("what is the", "who is", "who was", "who won", "who wrote", "when did",
+                 "when was", "where is", "what year", "how many", "how much", "how far", "how old",
+                 "how tall", "define", "definition", "fact", "factual", "lookup", "look up",
+                 "stand for", "capital of", "synonym", "antonym", "spell", "spelling"),
+    "i:chat": ("hi", "hello", "hey", "thanks", "thank you", "thx", "bye", "goodbye", "good morning",
+               "good night", "how are you", "chat", "chit-chat", "conversation", "casual", "small talk",
+               "cheers", "ok", "okay", "sup"),
+    "i:browse": ("browse", "browsing", "search the", "search for", "search online", "look online",
+                 "find online", "google", "fetch", "visit", "go to", "open this", "crawl", "scrape",
+                 "download", "check the website", "pull up"),
+    "i:compute": ("calculate", "compute", "how much is", "multiply", "divide", "times", "plus", "minus",
+                  "sum of", "percent of", "round", "convert units"),
+    "i:brainstorm": ("ideas", "brainstorm", "suggest", "suggestions", "come up with", "inspiration",
+                     "names for", "tips"),
+    "i:respond": ("reply", "respond", "response", "answer", "answering", "handle", "deal with", "message"),
+    "i:simple": ("simple", "quick", "short", "trivial", "brief", "easy", "one-liner", "basic", "small", "cheap", "fast"),
+    "i:long": ("long", "long-context", "entire", "whole", "lengthy", "huge", "many files",
+               "all of these", "synthesis", "synthesize"),
+}
+
+#: domain → surface words and phrases. A route gets a domain only through its own words.
+DOMAINS: dict[str, tuple[str, ...]] = {
+    "d:code": ("code", "coding", "function", "method", "class", "script", "program", "programming",
+               "module", "snippet", "endpoint", "component", "library", "api", "cli", "algorithm", "regex",
+               "regular expression", "decorator", "loop", "variable", "interface", "struct", "enum",
+               "handler", "callback", "async", "await", "compiler", "makefile", "codebase", "repo",
+               "repository", "source code", "implementation", "recursion", "recursive", "pointer",
+               "closure", "thread", "syntax", "boilerplate", "framework", "dependency", "unit test",
+               "pull request", "diff", "commit", "refactor", "parser", "binary", "software", "app",
+               "feature", "bug", "bugs", "git", "compile", "build", "test", "tests", "lint",
+               "argument", "parameter", "return value", "constructor", "array", "string", "list",
+               "dict", "hash map", "object", "type", "types", "stack", "queue", "plugin", "sdk"),
+    "d:lang": ("python", "go", "golang", "rust", "typescript", "javascript", "js", "java", "kotlin",
+               "swift", "ruby", "php", "bash", "shell", "c++", "cpp", "c#", "haskell", "scala", "elixir",
+               "lua", "perl", "nix", "react", "vue", "angular", "django", "flask", "fastapi", "express",
+               "node", "nodejs", "rails", "spring", "terraform", "powershell", "zig", "ocaml",
+               "clojure", "dart", "awk", "sed", "html", "css", "json", "yaml", "dockerfile", "jsdoc"),
+    "d:error": ("bug", "error", "errors", "exception", "crash", "crashes", "crashing", "fail", "fails",
+                "failing", "failure", "traceback", "stack trace", "stacktrace", "segfault",
+                "segmentation fault", "panic", "panics", "broken", "not working", "doesn't work",
+                "does not work", "stopped working", "exit code", "leak", "hang", "hangs", "freeze",
+                "timeout", "times out", "timed out", "connection reset", "refused", "refuses",
+                "denied", "oom", "out of memory", "killed", "core dump", "deadlock", "race condition",
+                "undefined", "nonetype", "regression", "exits", "exited", "abort", "aborted",
+                "flaky", "intermittent", "intermittently", "unexpected", "wrong", "issue", "problem", "stuck", "warning", "not found", "cannot", "can't",
+                "won't", "unable"),
+    "d:ops": ("deploy", "deployment", "deployments", "docker", "kubernetes", "k8s", "kubectl", "pod",
+              "pods", "helm", "container", "containers", "systemd", "systemctl", "service", "server",
+              "servers", "nixos", "infrastructure", "cluster", "node", "nodes", "ingress", "replica",
+              "replicas", "namespace", "load balancer", "nginx", "vm", "cloud", "aws", "gcp", "azure",
+              "devops", "ansible", "terraform", "monitoring", "uptime", "scaling", "autoscaling",
+              "rollout", "rollback", "daemon", "host", "linux", "cron", "port", "dns", "proxy"),
+    "d:ci": ("ci", "cd", "ci/cd", "pipeline", "pipelines", "github actions", "gitlab ci", "jenkins",
+             "workflow", "workflows", "build", "builds", "artifact", "artifacts", "release", "releases",
+             "tag", "merge", "job", "jobs", "stage", "stages"),
+    "d:database": ("sql", "query", "queries", "database", "databases", "db", "table", "tables",
+                   "schema", "schemas", "join", "joins", "index", "indexes", "select", "insert",
+                   "postgres", "postgresql", "mysql", "sqlite", "mongodb", "redis", "primary key",
+                   "foreign key", "column", "columns", "row", "rows", "transaction", "replication",
+                   "backup", "backups", "restore", "vacuum", "group by", "order by", "stored procedure", "migration", "orm"),
+    "d:data": ("data", "dataset", "datasets", "csv", "spreadsheet", "excel", "statistics", "statistical",
+               "metrics", "numbers", "trend", "trends", "chart", "charts", "graph", "plot", "dashboard",
+               "dashboards", "figures", "correlation", "correlate", "average", "mean", "median",
+               "distribution", "regression", "pandas", "percentiles", "a/b test", "cohort", "kpi", "visualization", "visualisation", "column",
+               "columns", "aggregate", "group"),
+    "d:security": ("security", "secure", "vulnerability", "vulnerabilities", "cve", "exploit", "attack",
+                   "attacker", "malware", "phishing", "secret", "secrets", "credential", "credentials",
+                   "password", "passwords", "token", "tokens", "api key", "key", "encryption",
+                   "encrypt", "tls", "ssl", "certificate", "certificates", "firewall", "permission",
+                   "permissions", "access control", "auth", "authentication", "authorization", "csrf",
+                   "xss", "injection", "pentest", "hardening", "breach", "2fa", "mfa"),
+    "d:web": ("website", "websites", "web", "web page", "webpage", "url", "urls", "link", "internet",
+              "online", "http", "https", "www", "wikipedia", "news", "site", "sites", "page",
+              "pages", "status page", "blog", "headlines", "latest", "today's", "today",
+              "current", "currently", "right now", "recent", "this week", "weather", "forecast", "exchange rate", "homepage", "search engine",
+              "search online", "look online", "find online", "search the web", "search the internet"),
+    "d:docs": ("documentation", "document", "docs", "doc", "readme", "docstring", "docstrings", "comment",
                "comments", "changelog", "release notes", "guide", "user guide", "manual", "tutorial",
                "commit message", "api docs", "decision record", "adr", "wiki", "technical writing",
-               "howto", "how-to", "faq", "man page", "annotate", "onboarding", "specification"),
-    "c:web": ("browse", "browsing", "website", "web", "web page", "webpage", "url", "internet",
-              "online", "google", "fetch", "http", "https", "www", "wikipedia", "news", "article",
-              "site", "page", "status page", "blog", "search the", "look up online", "latest",
-              "today's", "today", "current", "recent", "headlines", "crawl", "scrape", "download",
-              "open this", "go to", "visit", "releases page"),
-    "c:summarize": ("summarize", "summarise", "summary", "gist", "tl;dr", "tldr", "recap", "digest",
-                    "synopsis", "overview"),
-    "c:translate": ("translate", "translation", "spanish", "french", "german", "italian", "japanese",
-                    "chinese", "portuguese", "korean", "russian", "dutch", "arabic", "hindi", "english",
-                    "in another language"),
-    "c:convert": ("convert", "conversion", "conversions", "format", "reformat", "transform", "celsius",
-                  "fahrenheit", "units", "to yaml", "to json", "to csv", "to markdown", "encode", "decode"),
-    "c:fact": ("what is the", "who is", "who was", "when did", "when was", "where is", "how many",
-               "how much", "how far", "how old", "capital", "define", "definition", "fact", "factual",
-               "lookup", "look up", "time zone", "timezone", "population", "synonym", "antonym",
-               "spell", "spelling", "meaning of", "stand for"),
-    "c:chat": ("hi", "hello", "hey", "thanks", "thank you", "thx", "bye", "goodbye", "good morning",
-               "good night", "how are you", "chat", "chit-chat", "conversation", "casual", "small talk",
-               "joke", "cheers"),
-    "c:simple": ("simple", "quick", "short", "trivial", "brief", "easy", "fast", "cheap",
-                 "one-liner", "basic"),
-    "c:math": ("calculate", "compute", "percent", "percentage", "%", "sum", "multiply", "divide",
-               "arithmetic", "math", "equation", "square root"),
-    "c:long": ("long", "long-context", "entire", "whole", "large", "lengthy", "book", "transcript",
-               "many files", "huge", "synthesis", "synthesize", "all of these"),
-    "c:ops": ("deploy", "deployment", "docker", "kubernetes", "k8s", "container", "systemd", "systemctl",
-              "service", "server", "nixos", "ci", "pipeline", "infrastructure", "cluster"),
+               "howto", "how-to", "faq", "man page", "annotate", "onboarding doc", "specification",
+               "contributing", "announcement", "section", "getting started", "openapi", "reference"),
+    "d:legal": ("legal", "law", "laws", "lawyer", "attorney", "contract", "contracts", "agreement",
+                "agreements", "clause", "clauses", "nda", "terms", "terms of service", "terms and conditions",
+                "privacy policy", "compliance", "compliant", "gdpr", "hipaa", "ccpa", "regulation",
+                "regulations", "liability", "liable", "indemnify", "indemnification", "warranty",
+                "license", "licensing", "copyright", "trademark", "patent", "lawsuit", "sue", "court",
+                "jurisdiction", "enforceable", "non-compete", "tenant", "landlord", "lease",
+                "rights", "consent", "breach of contract"),
+    "d:creative": ("story", "stories", "poem", "poems", "poetry", "haiku", "limerick", "sonnet", "verse",
+                   "lyrics", "song", "songs", "fiction", "novel", "novels", "creative", "character",
+                   "characters", "scene", "chapter", "fantasy", "fairy tale", "screenplay", "dialogue", "narrative", "rhyme", "rhyming", "metaphor", "once upon a time",
+                   "short story", "tale", "imaginative"),
+    "d:marketing": ("marketing", "campaign", "campaigns", "brand", "branding", "slogan", "tagline",
+                    "social media", "instagram", "linkedin", "twitter", "tiktok", "facebook", "post",
+                    "posts", "caption", "captions", "newsletter", "ad", "ads", "advert", "advertising",
+                    "seo", "audience", "launch", "promotion", "promo", "press release", "copy",
+                    "copywriting", "landing page", "engagement", "followers", "content"),
+    "d:sales": ("sales", "sell", "selling", "prospect", "prospects", "lead", "leads", "pitch",
+                "pitching", "cold email", "outreach", "deal", "deals", "negotiate", "negotiation",
+                "proposal", "quote", "discount", "pricing", "crm", "pipeline", "demo", "client",
+                "clients", "buyer", "objection", "close", "closing", "upsell", "follow-up", "follow up",
+                "account executive", "license", "seats", "contract"),
+    "d:support": ("customer", "customers", "support", "complaint", "complaints", "refund", "refunds",
+                  "order", "orders", "ordered", "shipping", "shipped", "delivery", "delivered",
+                  "package", "parcel", "tracking", "arrived", "return", "returns",
+                  "replacement", "exchange", "warranty", "charged", "charge", "billing", "invoice",
+                  "subscription", "cancel", "cancellation", "account", "login", "log in", "password reset",
+                  "reset my password", "angry", "apology", "apologize", "ticket", "help desk",
+                  "helpdesk", "purchase", "bought", "damaged", "missing", "store credit"),
+    "d:math": ("math", "maths", "mathematics", "algebra", "calculus", "geometry", "trigonometry",
+               "equation", "equations", "solve for", "derivative", "derivatives", "integral", "integrate",
+               "limit", "limits", "proof", "prove", "theorem", "lemma", "probability", "statistics",
+               "p-value", "variance", "standard deviation", "matrix", "matrices", "vector", "vectors", "slope", "polynomial", "factor", "fraction", "fractions", "percent",
+               "percentage", "division", "multiplication", "arithmetic", "square root",
+               "exponent", "power", "logarithm", "triangle", "circle", "area", "angle", "angles",
+               "permutation", "combination", "combinations", "prime", "sequence",
+               "homework", "solve"),
+    "d:science": ("science", "physics", "chemistry", "biology", "experiment", "experiments", "lab",
+                  "lab report", "hypothesis", "atom", "atoms", "molecule", "molecules", "cell", "cells",
+                  "energy", "force", "gravity", "velocity", "acceleration", "reaction",
+                  "chemical", "element", "elements", "periodic table", "acid", "base", "evolution", "dna", "gene", "genes",
+                  "organism", "ecosystem", "light", "wavelength", "electron", "electricity", "magnet",
+                  "temperature", "density", "planet", "planets"),
+    "d:history": ("history", "historical", "historian", "war", "wars", "world war", "battle", "empire",
+                  "emperor", "king", "queen", "revolution", "century", "ancient", "medieval", "dynasty",
+                  "civilization", "treaty", "era", "colonial", "independence", "cold war",
+                  "roman", "rome", "greek", "industrial revolution", "renaissance", "president",
+                  "historical figure", "event", "events", "reign"),
+    "d:language": ("language", "languages", "grammar", "vocabulary", "word", "words", "verb", "verbs",
+                   "noun", "nouns", "conjugate", "conjugation", "tense", "pronounce", "pronunciation",
+                   "accent", "spanish", "french", "german", "italian", "japanese", "chinese", "mandarin",
+                   "portuguese", "korean", "russian", "dutch", "arabic", "hindi", "english", "sentence",
+                   "phrase", "phrases", "fluent", "native speaker", "plural",
+                   "idiom", "meaning of"),
+    "d:essay": ("essay", "essays", "thesis", "paragraph", "paragraphs", "argument", "argumentative",
+                "introduction", "intro", "conclusion", "student", "citation", "citations", "rubric", "prose"),
+    "d:finance": ("finance", "financial", "accounting", "accountant", "bookkeeping", "ledger", "invoice",
+                  "invoices", "expense", "expenses", "budget", "budgets", "cash flow", "revenue",
+                  "profit", "loss", "tax", "taxes", "vat", "deduct", "deductible", "deduction",
+                  "balance sheet", "income statement", "payroll", "accrual", "depreciation", "capex",
+                  "opex", "audit", "forecast", "bank", "transactions", "reconcile",
+                  "reconciliation", "payment", "paid", "unpaid", "money", "cost", "costs", "price",
+                  "interest", "loan", "loans", "debt", "credit", "dollars", "euros", "salary",
+                  "savings", "saving", "invest", "investing", "investment", "stocks", "bonds", "fund",
+                  "funds", "retirement", "pension", "mortgage", "income",
+                  "credit card", "credit cards", "financially"),
+    "d:hr": ("hr", "human resources", "hire", "hiring", "recruit", "recruiting", "recruiter", "candidate",
+             "candidates", "interview", "interviews", "job description", "job posting", "job ad",
+             "employee", "employees", "staff", "manager", "onboarding", "new hire", "offboarding",
+             "performance review", "performance", "promotion", "policy", "policies", "leave",
+             "parental leave", "vacation", "remote work", "resign", "resignation", "termination",
+             "fire", "firing", "compensation", "benefits", "team", "workplace",
+             "harassment", "handbook", "headcount"),
+    "d:health": ("fitness", "workout", "workouts", "exercise", "exercises", "training", "train", "gym",
+                 "strength", "cardio", "run", "running", "runner", "marathon", "jog",
+                 "stretch", "stretches", "stretching", "muscle", "muscles",
+                 "squat", "squats", "routine", "sets", "weight", "lose weight", "calories",
+                 "yoga", "cycling", "swim", "swimming", "endurance"),
+    "d:food": ("cooking", "cook", "recipe", "recipes", "meal", "meals", "dinner", "lunch", "breakfast",
+               "bake", "baking", "roast", "oven", "ingredient", "ingredients", "substitute",
+               "substitution", "kitchen", "dish", "dishes", "vegetarian", "vegan", "soup",
+               "sauce", "bread", "pasta", "flour", "sugar", "boil",
+               "fry", "grill", "eat", "food", "snack", "dessert", "cake", "menu", "meal prep"),
+    "d:travel": ("travel", "traveling", "travelling", "trip", "trips", "itinerary", "flight", "flights",
+                 "fly", "airport", "hotel", "hotels", "hostel", "stay", "visit", "visiting", "tourist",
+                 "sightseeing", "destination", "vacation", "holiday", "visa", "passport", "pack",
+                 "packing", "luggage", "train", "city", "cities", "country", "abroad", "road trip", "things to do", "museum", "beach", "hiking", "tour"),
+    "d:garden": ("garden", "gardening", "plant", "plants", "planting", "grow", "growing", "seed",
+                 "seeds", "soil", "compost", "watering", "lawn", "grass", "weed", "weeds",
+                 "pest", "pests", "aphids", "prune", "pruning", "vegetable",
+                 "vegetables", "herb", "herbs", "tree", "trees",
+                 "shrub", "bush", "succulent", "fertilizer", "pot", "bloom", "harvest", "sun"),
 }
+
+#: Every concept, for the tables below; `INTENT_CONCEPTS` tells the two kinds apart.
+CONCEPTS: dict[str, tuple[str, ...]] = {**INTENTS, **DOMAINS}
+INTENT_CONCEPTS = frozenset(INTENTS)
+#: Words route descriptions use for "requests" in general: they say nothing about which route.
+GENERIC = frozenset({"question", "task", "answer", "thing", "stuff", "request", "help", "work",
+                     "problem", "issue", "general", "other", "various", "etc", "topic", "kind"})
 
 STOPWORDS = frozenset(
     "a an the and or but of to in on at for with from by as is are was were be been being it its this "
@@ -114,7 +257,10 @@ _SUFFIXES = (("ization", "iz"), ("ation", "at"), ("ement", ""), ("ment", ""), ("
              ("ing", ""), ("edly", ""), ("ed", ""), ("er", ""), ("ly", ""), ("e", ""))
 _KEEP = frozenset({"news", "always", "status", "analysis", "series", "species", "yes", "plus"})
 #: Mentioning a language or a test says the task is about code.
-IMPLIES = {"c:lang": "c:code", "c:test": "c:code"}
+#: Naming a language or SQL says the task is about code; weighing options is reasoning. The implied
+#: concept gets `IMPLIED_SHARE` of the implying one's weight.
+IMPLIES = {"d:lang": "d:code", "d:database": "d:code", "i:compare": "i:reason", "i:summarize": "i:explain"}
+IMPLIED_SHARE = 0.5
 
 
 @lru_cache(maxsize=65536)
@@ -167,9 +313,20 @@ def _build_tables() -> tuple[dict[str, frozenset[str]], Phrases]:
 
 
 WORD_CONCEPTS, PHRASES_BY_FIRST = _build_tables()
-STEM_SHARE = 0.5
+_GENERIC_STEMS = frozenset(map(stem, GENERIC))
+#: A word counts fully through its own stem and partly through each of its concepts, so a route's
+#: literal words outweigh a thesaurus match.
+STEM_SHARE = 1.0
+CONCEPT_SHARE = 0.8
+#: Words that only say what kind of request it is ("write", "explain") are general: their own stem
+#: counts this much; generic words ("task", "question") count less.
+INTENT_STEM_SHARE = 0.5
+GENERIC_SHARE = 0.25
 #: "exits with code 137", "returned status 500": a numeric code is a failure report, not code.
 _STATUS_CODE = re.compile(r"\b(?:code|status)\s+-?\d+\b", re.I)
+#: "returns 500", "a 502 bad gateway": an HTTP error status next to a word that says so.
+_HTTP_STATUS = re.compile(r"\b(?:returns?|returned|returning|got|getting|gives?|throws?|http|with|an?)\s+[45]\d\d\b"
+                          r"|\b[45]\d\d\s+(?:errors?|bad|internal|not|forbidden|unauthori[sz]ed|gateway|service|too)\b")
 _URL = re.compile(r"https?://|www\.|[a-z0-9]\.(?:com|org|net|io|dev|gov|edu|co)\b")
 #: Signs of code inside one whitespace-free chunk; a line ending in `{`, `}` or `;` is `_LINE_END`.
 _CODE_SIGNS = re.compile(r"```|\w\(\)|=>|->|::|\b(?:def|fn|func|const|import|return)\b|"
@@ -182,7 +339,7 @@ _LINE_END = re.compile(r"[{};]\s*$", re.M)
 _STATUS_ENDINGS = ("code", "tatus")
 #: `KeyError`, `NullPointerException`: a token naming an error type is a failure report.
 _ERROR_SUFFIXES = ("error", "exception")
-_URL_FLAG, _CODE_FLAG, _LINE_END_FLAG, _STATUS_FLAG, _ERROR_FLAG = 1, 2, 4, 8, 16
+_URL_FLAG, _CODE_FLAG, _LINE_END_FLAG, _STATUS_FLAG, _ERROR_FLAG, _HTTP_FLAG = 1, 2, 4, 8, 16, 32
 #: Bounds of the per-chunk cache. Longer chunks (pasted blobs, minified code) rarely repeat and are
 #: analysed each time; when the cache is full it starts over, a prompt's chunks refill it at once.
 _CACHED_CHUNK_CHARS = 48
@@ -214,10 +371,12 @@ def _lexeme(token: str) -> Lexeme:
     st = stem(token)
     concepts = WORD_CONCEPTS.get(st, frozenset())
     content = token not in STOPWORDS and st not in STOPWORDS
-    # A word with a concept speaks mostly through it; its own stem adds the precise match.
     # "why", "how" are stopwords but still cue a concept.
-    own = ((st, STEM_SHARE if concepts else 1.0),) if content else ()
-    return Lexeme(st, own + tuple((c, 1.0) for c in sorted(concepts)), content, PHRASES_BY_FIRST.get(st, ()))
+    share = (GENERIC_SHARE if st in _GENERIC_STEMS else
+             INTENT_STEM_SHARE if concepts and concepts <= INTENT_CONCEPTS else STEM_SHARE)
+    own = ((st, share),) if content else ()
+    return Lexeme(st, own + tuple((c, CONCEPT_SHARE) for c in sorted(concepts)), content,
+                  PHRASES_BY_FIRST.get(st, ()))
 
 
 def _analyse_chunk(chunk: str) -> Chunk:
@@ -246,6 +405,8 @@ def _analyse_chunk(chunk: str) -> Chunk:
         words = sum(1 for t in raw if t not in STOPWORDS)
     if chunk[-1] in "{};":
         flags |= _LINE_END_FLAG
+    if len(word) == 3 and word[0] in "45" and word.isdigit():
+        flags |= _HTTP_FLAG
     if lowered.endswith(_STATUS_ENDINGS):
         flags |= _STATUS_FLAG
     result = Chunk(lexemes, flags, words)
@@ -310,15 +471,29 @@ def analyse(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> Analysis:
         for feature, w in pairs:
             counts[feature] = counts.get(feature, 0.0) + weight * w
     if flags & _URL_FLAG:
-        counts["c:web"] = counts.get("c:web", 0.0) + 2.0
+        counts["d:web"] = counts.get("d:web", 0.0) + 2.0
+        counts["i:browse"] = counts.get("i:browse", 0.0) + 1.0
     if flags & _CODE_FLAG or flags & _LINE_END_FLAG and _LINE_END.search(text):
-        counts["c:code"] = counts.get("c:code", 0.0) + 1.0
-    if flags & _ERROR_FLAG:
-        counts["c:error"] = counts.get("c:error", 0.0) + 1.0
+        counts["d:code"] = counts.get("d:code", 0.0) + 1.0
+    if flags & _ERROR_FLAG or flags & _HTTP_FLAG and _HTTP_STATUS.search(text.lower()):
+        counts["d:error"] = counts.get("d:error", 0.0) + 1.0
     for concept, implied in IMPLIES.items():
         if concept in counts:
-            counts[implied] = max(counts.get(implied, 0.0), counts[concept])
+            counts[implied] = max(counts.get(implied, 0.0), counts[concept] * IMPLIED_SHARE)
     return Analysis({f: n if n <= 1.0 else _saturate(n) for f, n in counts.items()}, words)
+
+
+def is_topic(feature: str) -> bool:
+    """Whether a route feature says what the route is about (a domain, or a word that is neither an
+    intent word nor a generic one like "task"), as opposed to what kind of request it serves."""
+    if feature.startswith("d:"):
+        return True
+    if feature.startswith("i:"):
+        return False
+    concepts = WORD_CONCEPTS.get(feature)
+    if concepts and concepts <= INTENT_CONCEPTS:
+        return False
+    return feature not in _GENERIC_STEMS
 
 
 def features(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> dict[str, float]:

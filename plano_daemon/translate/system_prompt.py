@@ -11,6 +11,7 @@ folded into the adjacent user turn instead, where it stays put as the conversati
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from plano_daemon.translate.mappings import text_of
@@ -65,3 +66,31 @@ def _with_text(msg: dict[str, Any], texts: list[str], *, after: bool) -> dict[st
     parts = content if isinstance(content, list) else []
     added = [{"type": "text", "text": t} for t in texts]
     return {**msg, "content": [*parts, *added] if after else [*added, *parts]}
+
+
+def merge_system_runs(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A chat request with each run of consecutive system/developer messages made one system message, or
+    None when it has no such run (the common case: the client's bytes then pass through untouched).
+
+    For chat clients talking to a chat upstream (OpenCode sends its system prompt as two messages): a
+    template that wants one leading system message then gets one, and nothing else moves."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(
+            _is_system(a) and _is_system(b) for a, b in pairwise(messages)):
+        return None
+    out: list[Any] = []
+    run: list[Any] = []
+    for msg in [*messages, None]:
+        if msg is not None and _is_system(msg):
+            run.append(msg.get("content"))
+            continue
+        if run:
+            out.append(_joined(run))
+            run = []
+        if msg is not None:
+            out.append(msg)
+    return {**body, "messages": out}
+
+
+def _is_system(msg: Any) -> bool:
+    return isinstance(msg, dict) and msg.get("role") in _SYSTEM_ROLES

@@ -11,6 +11,7 @@ from plano_daemon.web.count_tokens import count_tokens
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
 from plano_daemon.web.messages import messages
 from plano_daemon.web.responses import responses
+from plano_daemon.web.responses_ws import responses_ws
 from plano_daemon.web.routing_api import routing_chat_completions, routing_messages, routing_responses
 
 
@@ -23,6 +24,7 @@ def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool =
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_post("/v1/responses", responses)
+    app.router.add_get("/v1/responses", responses_ws)
     app.router.add_post("/routing/v1/chat/completions", routing_chat_completions)
     app.router.add_post("/routing/v1/messages", routing_messages)
     app.router.add_post("/routing/v1/responses", routing_responses)

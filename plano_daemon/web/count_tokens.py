@@ -18,7 +18,7 @@ from plano_daemon.catalog import MESSAGES, Channel
 from plano_daemon.config.known_providers import ANTHROPIC
 from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound
 from plano_daemon.policy.gate import RequestGate
-from plano_daemon.proxy import upstream_headers
+from plano_daemon.web.proxy import upstream_headers
 from plano_daemon.relay import error_response
 from plano_daemon.runtime import Gateway
 from plano_daemon.upstream import TransportFailure, read_all

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from plano_daemon import proxy
+from plano_daemon.web import proxy
 from plano_daemon.catalog import MESSAGES
 
 

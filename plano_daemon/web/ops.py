@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from plano_daemon.logs import access_line
 from plano_daemon.metrics import CONTENT_TYPE
 from plano_daemon.web.keys import GATEWAY
 
@@ -30,6 +31,8 @@ async def readyz(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
     body = {"status": "draining" if gateway.draining else "ready",
             "providers": len(gateway.runtime.catalog.channels)}
+    if gateway.services.shared is not None:  # Redis down degrades sharing, not readiness: still 200
+        body["shared_state"] = gateway.services.shared.status()
     return web.json_response(body, status=503 if gateway.draining else 200)
 
 
@@ -81,4 +84,5 @@ async def metrics(request: web.Request) -> web.Response:
 async def not_found(request: web.Request) -> web.Response:
     body = {"error": {"message": f"no route for {request.method} {request.path}", "type": "invalid_request_error",
                       "code": "not_found", "param": None}}
+    access_line(404, {"method": request.method, "path": request.path, "status": 404})
     return web.json_response(body, status=404)

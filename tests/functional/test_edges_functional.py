@@ -171,12 +171,12 @@ async def test_stop_closes_every_listener_while_one_is_still_draining(fake_upstr
 
 
 async def test_a_bug_of_ours_is_a_json_500_in_the_clients_dialect(gw, monkeypatch, caplog) -> None:
-    import plano_daemon.proxy
+    import plano_daemon.web.proxy
 
     def broken(client_api: str, upstream_api: str) -> None:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(plano_daemon.proxy, "translation_for", broken)
+    monkeypatch.setattr(plano_daemon.web.proxy, "translation_for", broken)
     caplog.set_level(logging.ERROR, logger="plano_daemon")
     async with aiohttp.ClientSession() as s:
         async with s.post(f"{gw.url}/v1/messages", json={

@@ -1,8 +1,8 @@
 """plano.service, ai.slice and compute.target rendered from modules/nixos/plano-unit.nix, checked by systemd.
 
-`systemd-analyze verify` must pass without any warning except keys this (older) systemd does not know yet,
-listed in NEWER_KEYS with the version that introduced them; `systemd-analyze security --offline=yes` must
-score plano.service at 2.0 or less for both runtimes.
+`systemd-analyze verify` must pass without any warning except settings this (older) systemd does not know
+yet, listed in NEWER_KEYS / NEWER_TYPES with the version that introduced them; `systemd-analyze security
+--offline=yes` must score plano.service at 2.0 or less for both runtimes.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from nix_offline import nix_eval, render_unit, require_tool
+from nix_offline import REPO, nix_eval, render_unit, require_tool
 
-# Keys NixOS 26.05's systemd understands but Debian 12's systemd 252 does not (introduced in 254).
-NEWER_KEYS = {"RestartSteps", "RestartMaxDelaySec"}
+# Settings NixOS 26.05's systemd understands but Debian 12's systemd 252 does not: ReloadSignal= and
+# Type=notify-reload came with 253, RestartSteps= and RestartMaxDelaySec= with 254. 252 ignores them.
+NEWER_KEYS = {"ReloadSignal", "RestartSteps", "RestartMaxDelaySec"}
+NEWER_TYPES = {"notify-reload"}
+CHECK_EXECUTABLE = REPO / "modules" / "nixos" / "check-executable.sh"
 MAX_EXPOSURE = 2.0
 
 
@@ -35,8 +38,6 @@ def unit_data(tmp_path: Path, runtime: str) -> dict:
     config.write_text("version: v0.4.0\n")
     env_file = tmp_path / "plano.env"
     env_file.write_text("OPENROUTER_API_KEY=sk-test\n")
-    test_bin = require_tool("test")
-    kill_bin = require_tool("kill") if runtime == "package" else "/bin/kill"
     return nix_eval(
         f"""import <repo/modules/nixos/plano-unit.nix> {{
           runtime = "{runtime}";
@@ -44,8 +45,7 @@ def unit_data(tmp_path: Path, runtime: str) -> dict:
           configFile = "{config}";
           environmentFiles = [ "{env_file}" ];
           extraArgs = [ "--example" "with space" ];
-          testBin = "{test_bin}";
-          killBin = "{kill_bin}";
+          checkExecutableBin = "{CHECK_EXECUTABLE}";
         }}"""
     )
 
@@ -77,6 +77,9 @@ def unexpected_warnings(stderr: str) -> list[str]:
         match = re.search(r"Unknown key '?([A-Za-z]+)'? in section", line)
         if match and match.group(1) in NEWER_KEYS:
             continue
+        match = re.search(r"Failed to parse service type, ignoring: (\S+)", line)
+        if match and match.group(1) in NEWER_TYPES:
+            continue
         if line.strip():
             problems.append(line)
     return problems
@@ -104,22 +107,46 @@ def test_plano_service_contract(tmp_path: Path) -> None:
     """The settings SPEC §8 asks for, whatever the sandbox looks like."""
     data = unit_data(tmp_path, "package")
     unit, service, install = data["plano"]["Unit"], data["plano"]["Service"], data["plano"]["Install"]
-    assert service["Type"] == "notify"
-    assert service["WatchdogSec"] and service["ExecReload"].endswith("-HUP $MAINPID")
-    assert service["ExecStartPre"] == f"{require_tool('test')} -x {tmp_path}/bin/plano-daemon"
+    # notify-reload: systemctl reload sends SIGHUP and waits for RELOADING=1 ... READY=1 (no race).
+    assert service["Type"] == "notify-reload" and service["ReloadSignal"] == "SIGHUP"
+    assert service["WatchdogSec"] and "ExecReload" not in service
+    assert service["ExecStartPre"] == f"{CHECK_EXECUTABLE} {tmp_path}/bin/plano-daemon"
     assert service["ExecStart"] == (
         f"{tmp_path}/bin/plano-daemon serve --config {tmp_path}/config.yaml --log-level INFO"
         ' --example "with space"'
     )
     assert service["Slice"] == "ai.slice"
-    assert service["StateDirectory"] == "plano" and service["CacheDirectory"] == "plano"
+    # Nested, so /var/lib/plano (the external runtime's venv) is never chowned to the dynamic user.
+    assert service["StateDirectory"] == "plano/state" and service["CacheDirectory"] == "plano"
     assert service["DynamicUser"] is True
     assert "AF_UNIX" in service["RestrictAddressFamilies"]
+    assert service["ProcSubset"] == "all"  # prometheus-client's process_* metrics read /proc/stat
     assert service["Restart"] == "on-failure"
     assert service["EnvironmentFile"] == [f"{tmp_path}/plano.env"]
     assert unit["After"] == ["network.target", "vllm.service"] and unit["Wants"] == ["vllm.service"]
     assert "Requires" not in unit
     assert unit["PartOf"] == ["compute.target"] and install["WantedBy"] == ["compute.target"]
+
+
+def test_default_config_path_is_stable(tmp_path: Path) -> None:
+    """A settings change swaps what /etc/plano/config.yaml points to, never ExecStart (which would restart)."""
+    data = nix_eval(
+        f"""(import <repo/modules/nixos/plano-unit.nix> {{
+          executable = "/opt/plano/bin/plano-daemon"; checkExecutableBin = "/bin/check";
+        }}).plano.Service.ExecStart"""
+    )
+    assert data == "/opt/plano/bin/plano-daemon serve --config /etc/plano/config.yaml --log-level INFO"
+
+
+def test_seed_default_executable_is_outside_every_writable_dir() -> None:
+    defaults = nix_eval("import <repo/modules/nixos/plano-defaults.nix>")
+    writable = nix_eval(
+        """(import <repo/modules/nixos/plano-unit.nix> {
+          executable = "/x"; checkExecutableBin = "/bin/check";
+        }).writableDirs"""
+    )
+    assert "/var/lib/plano/state" in writable
+    assert not any(defaults["externalExecutable"].startswith(d + "/") for d in writable), writable
 
 
 def test_external_runtime_runs_up_foreground_without_notify(tmp_path: Path) -> None:

@@ -73,12 +73,13 @@ def test_nothing_in_common_means_no_route():
 
 
 def test_examples_teach_a_route_words_its_description_lacks():
-    plain = (Route("legal", "contract questions", ("a/m",)), Route("cooking", "recipes", ("b/m",)))
-    prompt = [Turn("user", "is this indemnification clause enforceable")]
+    """Beekeeping is in no thesaurus entry: only the route's examples can teach its words."""
+    plain = (Route("bees", "beekeeping and hive care", ("a/m",)), Route("stars", "telescopes", ("b/m",)))
+    prompt = [Turn("user", "how do I stop the colony swarming in spring")]
     assert EmbeddedRouter(plain).route(prompt).route is None
-    taught = (Route("legal", "contract questions", ("a/m",),
-                    examples=("review the indemnification clause of this NDA",)), plain[1])
-    assert EmbeddedRouter(taught).route(prompt).route == "legal"
+    taught = (Route("bees", "beekeeping and hive care", ("a/m",),
+                    examples=("my colony keeps swarming", "when to add a super in spring")), plain[1])
+    assert EmbeddedRouter(taught).route(prompt).route == "bees"
 
 
 def test_the_latest_user_message_outweighs_earlier_turns():
@@ -103,11 +104,13 @@ def test_a_huge_message_is_scored_from_its_head_and_tail():
 
 
 @pytest.mark.parametrize(("text", "present", "absent"), [
-    ("the job exits with code 137 overnight", "c:error", "c:code"),  # "code 137" spans two chunks
-    ("int x = 1;\n  return x", "c:code", None),  # a line ending in ";" is code
-    ("pick a ; b or c", None, "c:code"),  # a ";" mid-line is not
-    ("summarise www.example.com for me", "c:web", None),
-    ("why does this raise KeyError?", "c:error", None),
+    ("the job exits with code 137 overnight", "d:error", "d:code"),  # "code 137" spans two chunks
+    ("int x = 1;\n  return x", "d:code", None),  # a line ending in ";" is code
+    ("pick a ; b or c", None, "d:code"),  # a ";" mid-line is not
+    ("summarise www.example.com for me", "d:web", None),
+    ("why does this raise KeyError?", "d:error", None),
+    ("the endpoint returns 502 since noon", "d:error", None),  # an HTTP status said as one
+    ("we sold 500 units", None, "d:error"),  # a number that is not one
 ])
 def test_signs_read_across_chunks_and_punctuation(text: str, present: str | None, absent: str | None):
     found = features(text)
@@ -127,3 +130,9 @@ def test_context_from_earlier_turns_does_not_stick_to_the_latest_message():
 def test_router_for_returns_the_same_router_for_equal_route_sets():
     routes = routes_of("seed-retry-failover.yaml")
     assert router_for(routes) is router_for(routes) is router_for(tuple(routes_of("seed-retry-failover.yaml")))
+
+
+def test_the_held_out_sets_are_frozen():
+    """They were written before the router was tuned and must never be edited to fit it."""
+    from tests.routing_sets.sets import manifest_mismatches
+    assert manifest_mismatches() == []

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from plano_daemon.context_windows import windows_from_list
-from plano_daemon.translate.limits import MIN_ROOM, fit_output_limit, is_reasoning_model, prompt_estimate
+from plano_daemon.translate.limits import (
+    MIN_ROOM,
+    fit_output_limit,
+    is_reasoning_model,
+    prompt_estimate,
+)
 
 
 @pytest.mark.parametrize("model", ["gpt-5", "gpt-5.4", "gpt-5-mini-2025-08-07", "o1", "o3-mini", "o4-mini",

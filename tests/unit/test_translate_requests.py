@@ -195,7 +195,7 @@ def test_malformed_messages_are_a_bad_request_not_a_crash() -> None:
     with pytest.raises(BadRequest):
         ChatToMessages().request({"model": "x", "messages": "hello"}, "m")
     with pytest.raises(BadRequest):
-        ResponsesToChat().request({"model": "x", "input": [{"type": "computer_call"}]}, "m")
+        ResponsesToChat().request({"model": "x", "input": [42]}, "m")
 
 
 # --- responses (non-stream) ---------------------------------------------------------------------------

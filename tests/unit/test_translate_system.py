@@ -11,6 +11,7 @@ from plano_daemon.translate.anthropic_to_chat import MessagesToChat
 from plano_daemon.translate.chat_to_anthropic import ChatToMessages
 from plano_daemon.translate.responses_to_anthropic import ResponsesToMessages
 from plano_daemon.translate.responses_to_chat import ResponsesToChat
+from plano_daemon.translate.system_prompt import merge_system_runs
 
 
 def claude_code_request(*turns: dict[str, Any]) -> dict[str, Any]:
@@ -104,3 +105,13 @@ def test_codex_toward_anthropic_sends_alternating_turns_and_one_system() -> None
 
     assert out["system"] == "You are Codex.\n\nrules"
     assert roles(out["messages"]) == ["user"]
+
+
+def test_a_chat_clients_consecutive_system_messages_become_one() -> None:
+    body = {"model": "m", "messages": [{"role": "system", "content": "A"},
+                                       {"role": "system", "content": [{"type": "text", "text": "B"}]},
+                                       {"role": "user", "content": "hi"}]}
+    assert merge_system_runs(body) == {"model": "m", "messages": [{"role": "system", "content": "A\n\nB"},
+                                                                  {"role": "user", "content": "hi"}]}
+    assert merge_system_runs({"model": "m", "messages": [{"role": "system", "content": "A"},
+                                                         {"role": "user", "content": "hi"}]}) is None

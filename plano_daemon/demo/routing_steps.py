@@ -1,6 +1,6 @@
 """The demo's routing steps: seed 003's walkthrough on /routing/v1/*, pinning, and a routed proxy call.
 
-Kept apart from `demo.py` so the scripted session stays readable; each step takes the `Demo` handle.
+Kept apart from `session.py` so the scripted session stays readable; each step takes the `Demo` handle.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from plano_daemon.demo import Demo
+    from plano_daemon.demo.session import Demo
 
 LOCAL_MODEL = "openai/qwen2.5-coder-14b-instruct"
 #: Seed 003's two routes on the demo's models, sent inline with each request (the Plano 0.4.15+ form), so

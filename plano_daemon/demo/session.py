@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from plano_daemon import demo_routing
+from plano_daemon.demo import routing_steps
 from plano_daemon.config.load import load_config
 from plano_daemon.runtime import build_gateway
 from plano_daemon.server import Server
@@ -28,7 +28,7 @@ from plano_daemon.systemd_notify import Notifier
 
 LOCAL_MODEL = "qwen2.5-coder-14b-instruct"
 #: The user's local-first classes and rules, with sources for the demo's aliases (see the file's header).
-DEMO_PROFILE = Path(__file__).parent / "data" / "demo-profile.yaml"
+DEMO_PROFILE = Path(__file__).parents[1] / "data" / "demo-profile.yaml"
 
 
 @dataclass
@@ -213,9 +213,9 @@ STEPS: list[tuple[str, Step]] = [
     ("Streamed chat completion with a tool call, through an alias", step_stream_tools),
     ("A cloud model through an alias", step_alias),
     ("Routing decisions on /routing/v1/* (seed 003's walkthrough, embedded router)",
-     demo_routing.step_routing_decisions),
-    ("Session pinning over two calls, then a second session", demo_routing.step_pinning),
-    ("Intent routing on the proxy path, recorded in the ledger", demo_routing.step_routed_proxy),
+     routing_steps.step_routing_decisions),
+    ("Session pinning over two calls, then a second session", routing_steps.step_pinning),
+    ("Intent routing on the proxy path, recorded in the ledger", routing_steps.step_routed_proxy),
     ("A flaky channel: 429 with Retry-After, failover to the same model on a second channel", step_failover),
     ("Anthropic Messages client, translated to the local OpenAI-style model", step_anthropic),
     ("OpenAI Responses client (Codex), translated to the local OpenAI-style model", step_responses),
