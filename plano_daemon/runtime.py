@@ -21,6 +21,7 @@ from plano_daemon.metrics import Metrics
 from plano_daemon.policy.budgets import FILE_NAME as BUDGETS_FILE
 from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy
+from plano_daemon.policy.ratelimits import RateLimits
 from plano_daemon.routing.affinity import SessionPins, key_headers
 from plano_daemon.routing.engine import RoutingContext, RoutingEngine
 from plano_daemon.shared.store import SharedSettings, SharedState
@@ -44,6 +45,7 @@ class Runtime:
     #: The model-router profile applied to this catalog (None: no privacy filtering) and the budget caps.
     policy: Policy | None = None
     budgets: Budgets | None = None
+    ratelimits: RateLimits | None = None
 
     @property
     def config(self) -> Config:
@@ -65,6 +67,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         routing=RoutingEngine(cfg, catalog, key_headers=keys, cost=policy.cost_rank if policy is not None else None),
         policy=policy,
         budgets=Budgets(cfg.dubnium.budgets, catalog),
+        ratelimits=RateLimits(cfg.ratelimits or [], catalog),
     )
 
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
+from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
 from plano_daemon.config.schema import Config
 from plano_daemon.secret import Secret
@@ -89,6 +90,8 @@ def load_config(path: str | None, *, env_files: Sequence[str] = (),
         return _load(path, env_files=env_files, environ=environ, text=text)
     except ConfigError as exc:
         raise ConfigError(capped(exc.problems)) from None
+    except RecursionError:  # YAML that parses, nested deeper than migration or validation can walk
+        raise ConfigError([f"{path or '<config>'}: nested too deeply to be a config"]) from None
 
 
 def capped(problems: list[str], limit: int = MAX_PROBLEMS) -> list[str]:
@@ -239,6 +242,11 @@ def _warnings(cfg: Config) -> list[str]:
                        "reachable from other hosts")
         out.extend(f"listeners[{i}].{name}: ignored on a model listener"
                    for name in _PROMPT_LISTENER_FIELDS if getattr(listener, name) is not None)
+    for i, provider in enumerate(cfg.model_providers):
+        if provider.prefix in UNSPOKEN_PROVIDERS and provider.provider_interface is None:
+            out.append(f"model_providers[{i}]: provider {provider.prefix!r} speaks "
+                       f"{UNSPOKEN_PROVIDERS[provider.prefix]}, which this gateway does not; requests for "
+                       f"{provider.model!r} will be answered with an error")
     for where, why in _NOT_ACTED_ON.items():
         section, _, name = where.rpartition(".")
         if getattr(getattr(cfg, section) if section else cfg, name) is not None:

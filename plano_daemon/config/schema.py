@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from plano_daemon.config.known_providers import INTERFACE_ALIASES, KNOWN_PROVIDERS
+from plano_daemon.config.names import ModelNames, NameEntry
 from plano_daemon.config.secret import SecretText
 from plano_daemon.secret import control_characters
 
@@ -351,6 +352,9 @@ class StateStorage(Strict):
 class Timeouts(Strict):
     first_byte: Duration = 120.0
     stream_idle: Duration = 120.0
+    #: How long a client may take to send its request headers, then its whole body (408 after that).
+    request_headers: Duration = 10.0
+    request_body: Duration = 60.0
 
 
 class MetricsSettings(Strict):
@@ -469,13 +473,11 @@ class Config(Strict):
         if len(defaults) > 1:
             problems.append(f"model_providers[{defaults[1]}].default: only one provider may be the "
                             f"default (also model_providers[{defaults[0]}])")
-        known = set(fulls) | set(names)
-
-        def exists(model: str) -> bool:
-            return model in known or model in self.model_aliases or _wildcard_match(self, model)
-
+        resolver = ModelNames([NameEntry(p.display_name, p.model, p.default) for p in self.model_providers],
+                              {alias: a.target for alias, a in self.model_aliases.items()})
+        exists = resolver.exists
         for alias, target in self.model_aliases.items():
-            if target.target not in known and not _wildcard_match(self, target.target):
+            if resolver.find_model(target.target) is None:
                 problems.append(f"model_aliases.{alias}.target: {target.target!r} is not a configured model")
         seen_prefs: set[str] = set()
         for i, pref in enumerate(self.routing_preferences):
@@ -503,20 +505,14 @@ class Config(Strict):
                                 f"used by listener {ports[key]!r}")
             ports[key] = listener.name
         for i, budget in enumerate(self.dubnium.budgets):
-            covered = budget.target
-            if not (exists(covered) or (covered.endswith("/*") and
-                                        any(p.prefix == covered[:-2] for p in self.model_providers))):
-                problems.append(f"dubnium.budgets[{i}].target: {covered!r} is not a configured model, "
+            if not (exists(budget.target) or resolver.is_prefix_wildcard(budget.target)):
+                problems.append(f"dubnium.budgets[{i}].target: {budget.target!r} is not a configured model, "
                                 "alias or prefix/*")
+        configured = {p.model for p in self.model_providers} | {p.display_name for p in self.model_providers}
+        for name in self.dubnium.upstream_models:
+            if name not in configured and not resolver.is_prefix_wildcard(name):
+                problems.append(f"dubnium.upstream_models.{name}: not a provider model, name or prefix/*")
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
-
-def _wildcard_match(cfg: Config, model: str) -> bool:
-    for p in cfg.model_providers:
-        if p.is_wildcard:
-            stem = p.model[:-1]
-            if model.startswith(stem) and len(model) > len(stem):
-                return True
-    return False

@@ -27,7 +27,7 @@ class RequestGate:
     """Per-request policy state; without a profile and without budgets every check passes."""
 
     __slots__ = ("_policy", "_budgets", "_store", "request", "verdict", "eligible", "rejected", "denials",
-                 "on_usage")
+                 "on_usage", "on_tokens")
 
     def __init__(self, *, policy: Policy | None, budgets: Budgets | None, store: BudgetStore | None,
                  headers: Mapping[str, str],
@@ -41,6 +41,8 @@ class RequestGate:
         self.rejected: dict[str, list[str]] = {}
         self.denials: list[dict[str, str]] = []
         self.on_usage = on_usage
+        #: Also told each answer's tokens (the rate limits' settlement, policy/ratelimits.py).
+        self.on_tokens: Callable[[Channel, int], None] | None = None
 
     def name(self, channel: Channel) -> str:
         """How the ledger names a channel: the profile's source id when a source maps it, else `prefix/id`."""
@@ -136,6 +138,8 @@ class RequestGate:
 
     def count_tokens(self, channel: Channel, tokens: int) -> None:
         self._count(channel, tokens=tokens)
+        if self.on_tokens is not None:
+            self.on_tokens(channel, tokens)
 
     @property
     def denied(self) -> bool:

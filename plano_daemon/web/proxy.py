@@ -25,7 +25,7 @@ from plano_daemon.logs import LOG, access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.relay import (
-    JSON, Answer, error_response, read_answer, relay_json, relay_stream, relay_upstream_error, secret_values,
+    JSON, Answer, error_response, read_answer, relay_json, relay_stream, relay_upstream_error, secrets_for,
     stream_head, upstream_host,
 )
 from plano_daemon.request_context import Ctx
@@ -34,7 +34,8 @@ from plano_daemon.routing.engine import NONE as NOT_ROUTED
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
-from plano_daemon.translate.limits import fit_output_limit
+from plano_daemon.translate.limits import fit_upstream
+from plano_daemon.translate.system_prompt import merge_system_runs
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
@@ -120,6 +121,10 @@ async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     with tracing.step(ctx.spans, "routing"):
         choice = await choose(request, rt, services, ctx, body)
     ctx.channel, ctx.route, ctx.router = choice.channel, choice.route, choice.router
+    if rt.ratelimits and services.shared is not None and ctx.gate is not None:  # Plano's `ratelimits`
+        admitted = await rt.ratelimits.admit(choice.channel, request.headers, services.shared,
+                                             estimate=max(1, len(raw) // 4), now=time.time())
+        ctx.gate.on_tokens = admitted.settle if admitted is not None else None
     # Inline routing fields were stripped from `body`, a stored conversation added: the raw bytes no longer match.
     return await forward(request, rt, services, ctx, choice, None if inline_routing or rewritten else raw, body)
 
@@ -240,7 +245,7 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
     assert attempt.resp is not None
     ctx.error = f"upstream {channel.model} answered HTTP {attempt.resp.status}"
     return relay_upstream_error(attempt.resp, attempt.error_body, ctx, attempt.translation,
-                                secret_values(rt.catalog.channels))
+                                secrets_for(rt.catalog))
 
 
 @dataclass(slots=True)
@@ -273,12 +278,13 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     upstream_api = channel.upstream_api(ctx.api)
     translation = translation_for(ctx.api, upstream_api)
     if translation is None:
-        payload = with_model(raw, body, channel.model_id)
+        merged = merge_system_runs(body) if upstream_api == CHAT else None
+        payload = with_model(raw if merged is None else None, merged or body, channel.model_id)
     else:
         translated = translation.request(body, channel.model_id)
         if upstream_api == CHAT:
-            fit_output_limit(translated, model_id=channel.model_id, field=channel.max_tokens_field,
-                             window=await services.windows.window(channel, services.pool))
+            fit_upstream(translated, model_id=channel.model_id, field=channel.max_tokens_field,
+                         window=await services.windows.window(channel, services.pool))
         payload = json.dumps(translated).encode()
     headers = upstream_headers(channel, request.headers, ctx.trace, same_api=translation is None)
     loop = asyncio.get_running_loop()
@@ -296,7 +302,7 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     _record_attempt(services, ctx, channel, result.status, None, time.perf_counter() - sent)
     try:
         if result.status >= 400:
-            data = await _read_error_body(result, ctx.deadline)
+            data = await _read_error_body(result, first_byte_by)
             outcome = classify(status=result.status, headers=result.headers, body=data,
                                retry_codes=retry_codes, now=time.time())
             return _Attempt(channel, translation, sent, outcome, resp=result, error_body=data)
