@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
+from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
 from plano_daemon.config.schema import Config
 from plano_daemon.secret import Secret
@@ -219,8 +220,6 @@ def _path(loc: tuple[Any, ...]) -> str:
 #: Plano settings a config may carry that this gateway accepts but does not act on, and what to use instead.
 _NOT_ACTED_ON = {
     "prompt_guards": "prompt guards are not applied",
-    "tracing": "no spans are exported (the W3C traceparent is read and propagated upstream)",
-    "state_storage": "no responses are stored (previous_response_id reaches only a Responses-API upstream)",
     "routing.llm_provider": "the router model is overrides.llm_routing_model",
     "routing.model": "the router model is overrides.llm_routing_model",
     **{key: "prompt-gateway settings are not served (only model listeners are)"
@@ -243,8 +242,16 @@ def _warnings(cfg: Config) -> list[str]:
                        "reachable from other hosts")
         out.extend(f"listeners[{i}].{name}: ignored on a model listener"
                    for name in _PROMPT_LISTENER_FIELDS if getattr(listener, name) is not None)
+    for i, provider in enumerate(cfg.model_providers):
+        if provider.prefix in UNSPOKEN_PROVIDERS and provider.provider_interface is None:
+            out.append(f"model_providers[{i}]: provider {provider.prefix!r} speaks "
+                       f"{UNSPOKEN_PROVIDERS[provider.prefix]}, which this gateway does not; requests for "
+                       f"{provider.model!r} will be answered with an error")
     for where, why in _NOT_ACTED_ON.items():
         section, _, name = where.rpartition(".")
         if getattr(getattr(cfg, section) if section else cfg, name) is not None:
             out.append(f"{where}: accepted but not acted on; {why}")
+    if cfg.tracing is not None and cfg.tracing.exporters:
+        out.append("tracing.exporters: accepted but not acted on; spans go only to "
+                   "tracing.opentracing_grpc_endpoint (OTLP)")
     return out

@@ -76,16 +76,19 @@ def input_to_messages(instructions: Any, items: Any, origins: dict[str, ToolOrig
             continue
         if kind == "additional_tools":  # tools, not conversation: they went to `tools`
             continue
+        if kind not in ("function_call_output", "custom_tool_call_output", "message"):
+            # Dropped without ending a run of calls: a reasoning item between two parallel calls must
+            # not split them into two assistant turns.
+            LOG.debug("input[%d]: %s item has no chat form; not sent upstream", i,
+                      kind if kind in _NO_CHAT_FORM else "an unknown")
+            continue
         calls = None
-        if kind in ("function_call_output", "custom_tool_call_output"):
+        if kind == "message":
+            out.append(_message(item, i))
+        else:
             output = item.get("output", "")
             out.append({"role": "tool", "tool_call_id": item.get("call_id", ""),
                         "content": output if isinstance(output, str) else _output_text(output)})
-        elif kind == "message":
-            out.append(_message(item, i))
-        else:
-            LOG.debug("input[%d]: %s item has no chat form; not sent upstream", i,
-                      kind if kind in _NO_CHAT_FORM else "an unknown")
     return settle_system(out)
 
 

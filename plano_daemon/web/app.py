@@ -16,6 +16,7 @@ from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT, WILDCARD_MODELS
 from plano_daemon.web.messages import messages
 from plano_daemon.web.middleware import gateway_middleware
 from plano_daemon.web.responses import responses
+from plano_daemon.web.responses_ws import responses_ws
 from plano_daemon.web.routing_api import routing_decision
 from plano_daemon.web.wildcard_models import WildcardModels
 
@@ -30,6 +31,7 @@ def make_app(gateway: Gateway, *, listener_timeout: float, serve_metrics: bool =
     app.router.add_post("/v1/messages", messages)
     app.router.add_post("/v1/messages/count_tokens", count_tokens)
     app.router.add_post("/v1/responses", responses)
+    app.router.add_get("/v1/responses", responses_ws)
     for api_path in ("chat/completions", "messages", "responses"):  # the client's API: only its error dialect
         app.router.add_post(f"/routing/v1/{api_path}", routing_decision)
     app.router.add_get("/v1/models", ops.list_models)

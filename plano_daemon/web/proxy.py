@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from plano_daemon import tracing
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
 from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound, PolicyDenied
 from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
@@ -24,7 +25,7 @@ from plano_daemon.logs import LOG, access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.relay import (
-    JSON, Answer, error_response, read_answer, relay_json, relay_stream, relay_upstream_error, secret_values,
+    JSON, Answer, error_response, read_answer, relay_json, relay_stream, relay_upstream_error, secrets_for,
     stream_head, upstream_host,
 )
 from plano_daemon.request_context import Ctx
@@ -33,7 +34,8 @@ from plano_daemon.routing.engine import NONE as NOT_ROUTED
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
-from plano_daemon.translate.limits import fit_output_limit
+from plano_daemon.translate.limits import fit_upstream
+from plano_daemon.translate.system_prompt import merge_system_runs
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
@@ -65,6 +67,9 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     now = loop.time()
     ctx = Ctx(api=api, trace=trace_from_headers(request.headers), deadline=now + request.app[LISTENER_TIMEOUT])
+    if services.tracing is not None:
+        ctx.spans = services.tracing.start(request.headers, ctx.trace, api=api, method=request.method,
+                                           path=request.path)
     metrics = services.metrics
     metrics.in_flight.inc()
     started = time.perf_counter()  # loop.time() under uvloop counts whole milliseconds
@@ -88,6 +93,8 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
         return error_response(api, GatewayError("internal error in the gateway; see its log"), ctx.request_id)
     finally:
         metrics.in_flight.dec()
+        if ctx.spans is not None:
+            ctx.spans.finish(ctx, status)
         # aiohttp writes a returned response in this same task step, so a callback scheduled now runs
         # once it is on the wire: the client never waits for its own log line, metrics and ledger record.
         loop.call_soon(_account, services, ctx, request.method, status, time.perf_counter() - started)
@@ -109,10 +116,17 @@ def _account(services: Services, ctx: Ctx, method: str, status: int, elapsed: fl
 async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx) -> web.StreamResponse:
     raw, body = await read_request(request, ctx, rt)
     inline_routing = any(key in body for key in INLINE_KEYS)
-    choice = await choose(request, rt, services, ctx, body)
+    rewritten = (ctx.api == RESPONSES and services.conversations is not None
+                 and await services.conversations.begin(ctx, body))
+    with tracing.step(ctx.spans, "routing"):
+        choice = await choose(request, rt, services, ctx, body)
     ctx.channel, ctx.route, ctx.router = choice.channel, choice.route, choice.router
-    # Inline routing fields were stripped from `body`: the raw bytes no longer match it.
-    return await forward(request, rt, services, ctx, choice, None if inline_routing else raw, body)
+    if rt.ratelimits and services.shared is not None and ctx.gate is not None:  # Plano's `ratelimits`
+        admitted = await rt.ratelimits.admit(choice.channel, request.headers, services.shared,
+                                             estimate=max(1, len(raw) // 4), now=time.time())
+        ctx.gate.on_tokens = admitted.settle if admitted is not None else None
+    # Inline routing fields were stripped from `body`, a stored conversation added: the raw bytes no longer match.
+    return await forward(request, rt, services, ctx, choice, None if inline_routing or rewritten else raw, body)
 
 
 async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[bytes, dict[str, Any]]:
@@ -156,6 +170,8 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
                                   headers=request.headers,
                                   on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
+    if ctx.confine is not None:
+        gate.confine(ctx.confine)
     routed = await rt.routing.route(body, request.headers, services.routing_context(
         gate.may_see if rt.policy is not None else None))
     ctx.route, ctx.router = routed.route, routed.router
@@ -197,7 +213,8 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
         ctx.channel = channel
         if ctx.gate is not None:
             ctx.gate.count_attempt(channel)  # retries and fallbacks count against budgets too
-        attempt = await _attempt(request, rt, services, ctx, channel, raw, body, plan.retry_codes)
+        with tracing.attempt(ctx.spans, ctx, channel):
+            attempt = await _attempt(request, rt, services, ctx, channel, raw, body, plan.retry_codes)
         step = plan.after(attempt.outcome)
         ctx.attempts[-1].update(reason=plan.attempts[-1].reason, delay_ms=plan.attempts[-1].delay_ms)
         if isinstance(step, Stop):
@@ -215,17 +232,20 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
         raise plan.exhaustion_error()
     if attempt.outcome.kind == "ok":
         assert attempt.resp is not None
-        if attempt.converter is not None:
-            return await relay_stream(request, rt, services, ctx, channel, attempt.resp, attempt.converter,
-                                      attempt.sent, head=attempt.head, content_type=attempt.content_type)
-        assert attempt.answer is not None
-        return await relay_json(ctx, services, channel, attempt.answer)
+        with tracing.step(ctx.spans, "relay"):
+            if attempt.converter is not None:
+                return await relay_stream(request, rt, services, ctx, channel, attempt.resp, attempt.converter,
+                                          attempt.sent, head=attempt.head, content_type=attempt.content_type)
+            assert attempt.answer is not None
+            if ctx.spans is not None:
+                ctx.spans.answered(ctx.api, attempt.answer.body)
+            return await relay_json(ctx, services, channel, attempt.answer)
     if attempt.outcome.kind == "policy":
         metrics.policy_denials.labels(attempt.outcome.reason or "safety_policy_denial").inc()
     assert attempt.resp is not None
     ctx.error = f"upstream {channel.model} answered HTTP {attempt.resp.status}"
     return relay_upstream_error(attempt.resp, attempt.error_body, ctx, attempt.translation,
-                                secret_values(rt.catalog.channels))
+                                secrets_for(rt.catalog))
 
 
 @dataclass(slots=True)
@@ -258,12 +278,13 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     upstream_api = channel.upstream_api(ctx.api)
     translation = translation_for(ctx.api, upstream_api)
     if translation is None:
-        payload = with_model(raw, body, channel.model_id)
+        merged = merge_system_runs(body) if upstream_api == CHAT else None
+        payload = with_model(raw if merged is None else None, merged or body, channel.model_id)
     else:
         translated = translation.request(body, channel.model_id)
         if upstream_api == CHAT:
-            fit_output_limit(translated, model_id=channel.model_id, field=channel.max_tokens_field,
-                             window=await services.windows.window(channel, services.pool))
+            fit_upstream(translated, model_id=channel.model_id, field=channel.max_tokens_field,
+                         window=await services.windows.window(channel, services.pool))
         payload = json.dumps(translated).encode()
     headers = upstream_headers(channel, request.headers, ctx.trace, same_api=translation is None)
     loop = asyncio.get_running_loop()
@@ -281,7 +302,7 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     _record_attempt(services, ctx, channel, result.status, None, time.perf_counter() - sent)
     try:
         if result.status >= 400:
-            data = await _read_error_body(result, ctx.deadline)
+            data = await _read_error_body(result, first_byte_by)
             outcome = classify(status=result.status, headers=result.headers, body=data,
                                retry_codes=retry_codes, now=time.time())
             return _Attempt(channel, translation, sent, outcome, resp=result, error_body=data)
