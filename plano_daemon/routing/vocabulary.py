@@ -80,7 +80,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
     "i:summarize": ("summarize", "summarise", "summary", "gist", "tl;dr", "tldr", "recap", "digest",
                     "synopsis", "overview", "key points", "condense", "shorten"),
     "i:translate": ("translate", "translation", "how do you say", "in another language",
-                    *(f"{word} {lang}" for lang in _LANGUAGES for word in ("in", "into", "to"))),
+                    *(f"{word} {lang}" for lang in _LANGUAGES for word in ("in", "into", "to")),
+                    *(f"the {lang} for" for lang in _LANGUAGES), *(f"{lang} word for" for lang in _LANGUAGES)),
     "i:convert": ("convert", "conversion", "format", "reformat", "transform", "turn into", "turn this into",
                   "to yaml", "to json", "to csv", "to markdown", "encode", "decode"),
     "i:lookup": ("what is the", "who is", "who was", "who won", "who wrote", "when did",
@@ -121,7 +122,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                "list comprehension", "dict comprehension", "comprehension",
                "code a", "code an", "code me", "promise", "promises", "event loop", "future", "futures", "sql view",
                "binary search", "linear search", "search algorithm", "full-text search", "search index", "search bar", "search function", "depth-first search", "breadth-first search",
-               "pseudocode", "generator", "iterator", "hook", "hooks", "state management", "setstate"),
+               "pseudocode", "generator", "iterator", "hook", "hooks", "state management", "setstate",
+               "design pattern", "strategy pattern", "factory pattern", "observer pattern", "singleton", "ansible playbook"),
     "d:lang": ("python", "go", "golang", "rust", "typescript", "javascript", "js", "java", "kotlin",
                "swift", "ruby", "php", "bash", "shell", "c++", "cpp", "c#", "haskell", "scala", "elixir",
                "lua", "perl", "nix", "react", "vue", "angular", "django", "flask", "fastapi", "express",
@@ -143,13 +145,15 @@ DOMAINS: dict[str, tuple[str, ...]] = {
                 "why is my", "why does my", "why do my", "why are my", "why did my",
                 "is down", "went down", "keeps failing",
                 "doesn't", "isn't", "didn't", "wasn't", "aren't",
-                "even after", "still shows", "still showing"),
+                "even after", "still shows", "still showing",
+                "too many", "in the logs", "logs show", "broke", "breaks", "breaking"),
     "d:ops": ("deploy", "deployment", "deployments", "docker", "kubernetes", "k8s", "kubectl", "pod",
               "pods", "helm", "container", "containers", "systemd", "systemctl", "service", "server",
               "servers", "nixos", "infrastructure", "cluster", "node", "nodes", "ingress", "replica",
               "replicas", "namespace", "load balancer", "nginx", "vm", "cloud", "aws", "gcp", "azure",
               "devops", "ansible", "terraform", "monitoring", "uptime", "scaling", "autoscaling",
-              "rollout", "rollback", "daemon", "host", "linux", "cron", "port", "dns", "proxy"),
+              "rollout", "rollback", "daemon", "host", "linux", "cron", "port", "dns", "proxy",
+              "ansible playbook"),
     "d:ci": ("ci", "cd", "ci/cd", "pipeline", "pipelines", "github actions", "gitlab ci", "jenkins",
              "workflow", "workflows", "build", "builds", "artifact", "artifacts", "release", "releases",
              "tag", "merge", "job", "jobs", "stage", "stages",
@@ -183,7 +187,8 @@ DOMAINS: dict[str, tuple[str, ...]] = {
               "tonight", "tonight's", "near me", "nearest", "phone number",
               "article", "articles",
               "newest", "latest version", "newest version",
-              "this weekend", "showtimes", "playing at"),
+              "this weekend", "showtimes", "playing at",
+              "newer version", "new version", "newer release"),
     "d:docs": ("documentation", "document", "docs", "doc", "readme", "docstring", "docstrings", "comment",
                "comments", "changelog", "release notes", "guide", "user guide", "manual", "tutorial",
                "commit message", "api docs", "decision record", "adr", "wiki", "technical writing",
@@ -349,7 +354,7 @@ def stem(word: str) -> str:
     elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
     for suffix, replacement in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+        if word.endswith(suffix) and len(word) - len(suffix) >= (4 if suffix.endswith("ment") else 3):
             base = word[: -len(suffix)]
             if not replacement and len(base) >= 4 and base[-1] == base[-2] and base[-1] not in "lsz":
                 base = base[:-1]  # running → run, debugging → debug
@@ -408,8 +413,8 @@ _CODE_WORDS = frozenset({"def", "fn", "func", "const", "import", "return"})
 _LINE_END = re.compile(r"[{};]\s*$", re.M)
 #: A chunk that may end a `_STATUS_CODE` match ("tatus": re.I also reads "ſtatus" as "status").
 _STATUS_ENDINGS = ("code", "tatus")
-#: `KeyError`, `NullPointerException`: a token naming an error type is a failure report.
-_ERROR_SUFFIXES = ("error", "exception")
+#: `KeyError`, `NullPointerException`, `ImagePullBackOff`: a token naming an error state is a failure report.
+_ERROR_SUFFIXES = ("error", "exception", "backoff", "failed", "failure", "timeout")
 _URL_FLAG, _CODE_FLAG, _LINE_END_FLAG, _STATUS_FLAG, _ERROR_FLAG, _HTTP_FLAG, _MONEY_FLAG = 1, 2, 4, 8, 16, 32, 64
 #: "$49", "€1,200": an amount of money.
 _CURRENCY = "$€£¥"
