@@ -10,8 +10,10 @@ failures"). Mapping both sides onto concepts lets them meet without a model. The
   nothing to a route set it does not describe.
 
 Every word's own stem counts more than its concepts (see `STEM_SHARE`, `CONCEPT_SHARE`): a route's
-literal words outweigh thesaurus matches. The lists are general vocabulary of each domain, written
-from how people talk about it, not from any prompt set.
+literal words outweigh thesaurus matches. The lists are general vocabulary of each domain and of how
+people phrase requests. Misses on the tuning sets led to entries only as a general phrasing or a
+domain's common word, never one prompt's specifics; the held-out sets were not mined for words
+(see tests/routing_sets/README.md).
 """
 
 from __future__ import annotations
