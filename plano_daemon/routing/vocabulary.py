@@ -406,11 +406,14 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
-Phrases = dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]]
+#: first stem → second stem → (phrase stems, concepts), longest phrase first.
+Phrase = tuple[tuple[str, ...], frozenset[str]]
+Phrases = dict[str, dict[str, tuple[Phrase, ...]]]
 
 
 def _build_tables() -> tuple[dict[str, frozenset[str]], Phrases]:
-    """Word → concepts, and first stem → (phrase stems, concepts), longest phrase first."""
+    """Word → concepts, and the phrases by their first two stems (a token looks up only the phrases
+    its next token can continue: "in" starts dozens of phrases, "in spanish" one)."""
     words: dict[str, set[str]] = {}
     phrases: dict[tuple[str, ...], set[str]] = {}
     for concept, surfaces in CONCEPTS.items():
@@ -420,14 +423,16 @@ def _build_tables() -> tuple[dict[str, frozenset[str]], Phrases]:
                 words.setdefault(parts[0], set()).add(concept)
             elif parts:
                 phrases.setdefault(parts, set()).add(concept)
-    by_first: dict[str, list[tuple[tuple[str, ...], frozenset[str]]]] = {}
+    by_start: dict[str, dict[str, list[Phrase]]] = {}
     for parts, concepts in phrases.items():
-        by_first.setdefault(parts[0], []).append((parts, frozenset(concepts)))
+        by_start.setdefault(parts[0], {}).setdefault(parts[1], []).append((parts, frozenset(concepts)))
     return ({k: frozenset(v) for k, v in words.items()},
-            {k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in by_first.items()})
+            {first: {second: tuple(sorted(found, key=lambda p: -len(p[0]))) for second, found in seconds.items()}
+             for first, seconds in by_start.items()})
 
 
 WORD_CONCEPTS, PHRASES_BY_FIRST = _build_tables()
+_NO_PHRASES: dict[str, tuple[Phrase, ...]] = {}
 _GENERIC_STEMS = frozenset(map(stem, GENERIC))
 #: A word counts fully through its own stem and partly through each of its concepts, so a route's
 #: literal words outweigh a thesaurus match.
@@ -471,7 +476,7 @@ class Lexeme(NamedTuple):
     stem: str
     pairs: tuple[tuple[str, float], ...]  # (feature, weight) one mention adds: its stem, its concepts
     content: bool  # not a stopword: counts towards the lead words
-    phrases: tuple[tuple[tuple[str, ...], frozenset[str]], ...]  # phrases that start here
+    phrases: dict[str, tuple[Phrase, ...]]  # phrases that start here, by their second stem
 
 
 class Chunk(NamedTuple):
@@ -497,7 +502,7 @@ def _lexeme(token: str) -> Lexeme:
              INTENT_STEM_SHARE if concepts and concepts <= INTENT_CONCEPTS else STEM_SHARE)
     own = ((st, share),) if content else ()
     return Lexeme(st, own + tuple((c, CONCEPT_SHARE) for c in sorted(concepts)), content,
-                  PHRASES_BY_FIRST.get(st, ()))
+                  PHRASES_BY_FIRST.get(st, _NO_PHRASES))
 
 
 def _analyse_chunk(chunk: str) -> Chunk:
@@ -579,7 +584,8 @@ def analyse(text: str, *, lead: int = 0, lead_weight: float = 1.0) -> Analysis:
     for i, (_, pairs, content, phrases) in enumerate(lexemes):
         if i < skip_to:  # inside a phrase matched further left
             continue
-        for parts, concepts in phrases:  # leftmost-longest: the longest phrase starting here
+        following = phrases.get(lexemes[i + 1].stem, ()) if phrases and i + 1 < len(lexemes) else ()
+        for parts, concepts in following:  # leftmost-longest: the longest phrase starting here
             if tuple(map(_STEM, lexemes[i:i + len(parts)])) == parts:
                 for c in concepts:
                     counts[c] = counts.get(c, 0.0) + 1.0
