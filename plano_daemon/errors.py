@@ -3,6 +3,7 @@
     GatewayError                      status, code, message; rendered in the client's dialect by wire/
     ├── BadRequest                    400 invalid_request_error: the client sent something we cannot use
     ├── ModelNotFound                 404 model_not_found: no alias, provider or route serves the name
+    ├── RequestTimeout                408 request_timeout: the client was too slow sending its request
     ├── PayloadTooLarge               413 request_too_large
     ├── PolicyDenied                  403/429 privacy_violation, budget_hard_limit, ...: never retried
     └── UpstreamFailure               502/504: no upstream gave a usable answer
@@ -13,6 +14,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 
@@ -22,6 +25,8 @@ class GatewayError(Exception):
     status: int = 500
     code: str = "internal_error"
     error_type: str = "api_error"
+    #: HTTP headers the answer carries (Retry-After on a rate limit); read-only.
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
                  extra: dict[str, Any] | None = None) -> None:
@@ -44,6 +49,12 @@ class ModelNotFound(GatewayError):
     status = 404
     code = "model_not_found"
     error_type = "not_found_error"
+
+
+class RequestTimeout(GatewayError):
+    status = 408
+    code = "request_timeout"
+    error_type = "invalid_request_error"
 
 
 class PayloadTooLarge(GatewayError):

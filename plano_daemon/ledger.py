@@ -8,10 +8,9 @@ queues a line; a background flush writes, fsyncs and rotates by size, off the ev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,11 @@ from plano_daemon.logs import LOG
 FILE_NAME = "route-decisions.jsonl"
 #: Neutral policy facts until a policy profile narrows anything (issue 6 fills these).
 NO_FALLBACK_POLICY: dict[str, list[str]] = {"allowed_reasons": [], "forbidden_reasons": []}
+#: Records kept in memory while the file cannot be written; beyond it the oldest are dropped and counted.
+MAX_BACKLOG = 10_000
+#: The longest wait between two tries of a failing write.
+RETRY_MAX_SECONDS = 5.0
+_TAIL_BLOCK = 65536
 
 
 def decision_record(*, request_id: str, timestamp: float, route: str | None, requested_model: str | None,
@@ -34,9 +38,10 @@ def decision_record(*, request_id: str, timestamp: float, route: str | None, req
                     rejected: Mapping[str, Sequence[str]] | None = None,
                     policy_denials: Sequence[Mapping[str, Any]] = (),
                     fallback_policy: Mapping[str, Sequence[str]] | None = None,
-                    router_error: str | None = None) -> dict[str, Any]:
+                    router_error: str | None = None, error: str | None = None) -> dict[str, Any]:
     """One RouteDecision. `router` is llm | embedded | pinned | none: which path decided; `router_error` is
-    why the router model did not (timeout, connect, reset, status_NNN, bad_response, unreadable_answer).
+    why the router model did not (timeout, connect, reset, status_NNN, bad_response, unreadable_answer);
+    `error` why the request failed (`outcome` then says `error`; a stream cut after its first byte too).
     Every `*_source(s)` field names a channel the same way (`RequestGate.name`)."""
     return {
         "request_id": request_id,
@@ -60,6 +65,7 @@ def decision_record(*, request_id: str, timestamp: float, route: str | None, req
         "router": router,
         "router_error": router_error,
         "attempts": [dict(a) for a in attempts],
+        "error": error,
     }
 
 
@@ -70,39 +76,99 @@ def ledger_path(settings: LedgerSettings, state_dir: Path) -> Path:
     return state_dir / FILE_NAME
 
 
+def encode_record(record: Mapping[str, Any]) -> bytes:
+    """One JSONL line. Any string is writable: text that UTF-8 cannot hold (a lone surrogate a client sent
+    as `\\ud800`) is written as a JSON escape, which every JSON reader turns back into the same string."""
+    try:
+        return (json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
+    except UnicodeEncodeError:
+        return (json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=str) + "\n").encode()
+
+
+def repair_tail(path: Path) -> int:
+    """Blocking: cut a torn last line (a crash mid-write) so the next record starts on a line of its own;
+    returns the bytes removed. Only the unreadable fragment goes: every complete line is kept."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return 0
+    try:
+        size = os.fstat(fd).st_size
+        end = size
+        while end > 0:
+            start = max(0, end - _TAIL_BLOCK)
+            block = os.pread(fd, end - start, start)
+            if end == size and block.endswith(b"\n"):
+                return 0
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        os.ftruncate(fd, end)
+        os.fsync(fd)
+        return size - end
+    finally:
+        os.close(fd)
+
+
 class LedgerWriter:
-    """Batched JSONL appends with fsync per batch and size-based rotation (`path.1` … `path.N`)."""
+    """Batched JSONL appends with fsync per batch and size-based rotation (`path.1` … `path.N`).
 
-    __slots__ = ("path", "_max_bytes", "_backups", "_pending", "_lock", "_task", "_interval")
+    The background flush outlives any error: a failed write is logged and its records are kept for the
+    next try, up to `max_backlog` records; beyond that the oldest are dropped and counted (`on_drop`)."""
 
-    def __init__(self, path: Path, *, max_bytes: int, backups: int, flush_interval: float = 0.2) -> None:
+    __slots__ = ("path", "_max_bytes", "_backups", "_pending", "_lock", "_task", "_interval", "_max_backlog",
+                 "_on_drop", "_repaired", "dropped")
+
+    def __init__(self, path: Path, *, max_bytes: int, backups: int, flush_interval: float = 0.2,
+                 max_backlog: int = MAX_BACKLOG, on_drop: Callable[[int], None] | None = None) -> None:
         self.path = path
         self._max_bytes = max_bytes
         self._backups = backups
         self._interval = flush_interval
-        self._pending: list[str] = []
+        self._max_backlog = max_backlog
+        self._on_drop = on_drop
+        self._pending: list[bytes] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._repaired = False
+        self.dropped = 0
 
     @classmethod
-    def from_settings(cls, settings: LedgerSettings, state_dir: Path) -> LedgerWriter:
+    def from_settings(cls, settings: LedgerSettings, state_dir: Path, *,
+                      on_drop: Callable[[int], None] | None = None) -> LedgerWriter:
         return cls(ledger_path(settings, state_dir), max_bytes=settings.max_bytes, backups=settings.backups,
-                   flush_interval=settings.flush_interval_ms / 1000)
+                   flush_interval=settings.flush_interval_ms / 1000, on_drop=on_drop)
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Queue one record (no I/O on the caller's path)."""
-        self._pending.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._pending.append(encode_record(record))
+        self._trim()
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
-    def write_batch(self, lines: Sequence[str]) -> None:
+    def _trim(self) -> None:
+        excess = len(self._pending) - self._max_backlog
+        if excess > 0:
+            del self._pending[:excess]
+            self.dropped += excess
+            if self._on_drop is not None:
+                self._on_drop(excess)
+
+    def write_batch(self, lines: Sequence[bytes]) -> None:
         """Blocking: append `lines`, fsync, rotate when the file passed `max_bytes`."""
         if not lines:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = "".join(lines).encode()
+        if not self._repaired:
+            cut = repair_tail(self.path)
+            self._repaired = True
+            if cut:
+                LOG.warning("route ledger %s: removed a torn last record (%d bytes) left by a crash", self.path, cut)
+        data = b"".join(lines)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, data)
@@ -124,34 +190,58 @@ class LedgerWriter:
         self.path.replace(self.path.with_name(f"{self.path.name}.1"))
 
     async def flush(self) -> None:
-        """Write what is queued, in a worker thread; one flush at a time keeps lines in order."""
+        """Write what is queued, in a worker thread; one flush at a time keeps lines in order. On failure
+        the batch goes back in front of the queue (bounded) and the error propagates."""
         async with self._lock:
             lines, self._pending = self._pending, []
-            await asyncio.to_thread(self.write_batch, lines)
+            try:
+                await asyncio.to_thread(self.write_batch, lines)
+            except BaseException:
+                self._pending[:0] = lines
+                self._trim()
+                raise
 
     def start(self) -> None:
-        if self._task is None:
+        """Start the background flush, or restart it if it ever ended."""
+        if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        delay = self._interval
         while True:
-            await asyncio.sleep(self._interval)
-            if self._pending:
-                try:
-                    # Shielded: cancelling this task (close) must not abandon a write its thread still
-                    # does; the lock then makes close's own flush wait for it.
-                    await asyncio.shield(self.flush())
-                except OSError as exc:
-                    LOG.error("route ledger %s: cannot write (%s); records dropped", self.path, exc.strerror)
+            await asyncio.sleep(delay)
+            if not self._pending:
+                continue
+            try:
+                # Shielded: cancelling this task (close) must not abandon a write its thread still
+                # does; the lock then makes close's own flush wait for it.
+                await asyncio.shield(self.flush())
+            except Exception as exc:  # noqa: BLE001 - the flush task must survive every error
+                delay = min(max(delay * 2, self._interval), RETRY_MAX_SECONDS)
+                LOG.error("route ledger %s: cannot write (%s); %d records kept, retrying in %.1fs",
+                          self.path, _reason(exc), len(self._pending), delay)
+            else:
+                delay = self._interval
 
     async def close(self) -> None:
         """Stop the background flush and write whatever is still queued."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - the flush below still writes what is queued
+                LOG.error("route ledger %s: the flush task had failed (%s)", self.path, _reason(exc))
             self._task = None
         try:
             await self.flush()
-        except OSError as exc:
-            LOG.error("route ledger %s: cannot write (%s); records dropped", self.path, exc.strerror)
+        except Exception as exc:  # noqa: BLE001 - shutdown goes on; the loss is said once
+            count, self._pending = len(self._pending), []
+            self.dropped += count
+            LOG.error("route ledger %s: cannot write (%s); %d records dropped", self.path, _reason(exc), count)
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's kind and OS reason, never its full text (it may quote a record)."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__

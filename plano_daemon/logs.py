@@ -41,7 +41,11 @@ def setup_logging(level: str = "INFO") -> None:
     logging.logMultiprocessing = False
 
 
-def access_line(fields: dict[str, Any]) -> None:
-    """One line per request; callers pass no prompt text and no secrets."""
-    if ACCESS.isEnabledFor(logging.INFO):
-        ACCESS.info(json.dumps(fields, separators=(",", ":"), default=str))
+def access_line(status: int, fields: dict[str, Any]) -> None:
+    """One line per request, at a level an operator can filter on: ERROR for a 5xx, WARNING for a 4xx or
+    a request whose answer failed after it began (`fields["error"]`), else INFO. Callers pass no prompt
+    text and no secrets."""
+    level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 or fields.get("error") \
+        else logging.INFO
+    if ACCESS.isEnabledFor(level):
+        ACCESS.log(level, json.dumps(fields, separators=(",", ":"), default=str))

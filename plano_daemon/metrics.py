@@ -90,6 +90,9 @@ class Metrics:
         self.policy_denials = Counter("plano_policy_denials", "Requests denied by policy", ["code"], registry=r)
         self.budget_usage = Gauge("plano_budget_usage", "Today's usage of a budget", ["target", "kind"],
                                   registry=r)
+        self.ledger_dropped = Counter("plano_ledger_dropped_records",
+                                      "Route-decision records dropped because the ledger could not be written",
+                                      registry=r)
         self.config_reloads = Counter("plano_config_reloads", "Config reloads by result", ["result"],
                                       registry=r)
 

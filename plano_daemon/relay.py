@@ -1,40 +1,79 @@
-"""Writing an upstream's answer to the client: one JSON body, an SSE stream relayed as it arrives (passed
-through, or fed through a stream translator), or an upstream error; token usage is read on the way."""
+"""Writing an upstream's answer to the client: one JSON body (read, checked and translated before the
+answer is chosen, see `read_answer`), an SSE stream relayed whole events at a time (passed through or
+translated, its end checked), or an upstream error with every configured secret masked."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from plano_daemon.catalog import Channel
-from plano_daemon.errors import GatewayError, UpstreamFailure, UpstreamTimeout
+from plano_daemon.catalog import Catalog, Channel
+from plano_daemon.errors import GatewayError, UpstreamFailure
 from plano_daemon.request_context import Ctx
 from plano_daemon.runtime import Runtime, Services
-from plano_daemon.translate import Translation
-from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, read_all
+from plano_daemon.translate import StreamTranslator, Translation
+from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, TransportKind, read_all
+from plano_daemon.wire.answers import answer_problem
 from plano_daemon.wire.errors import error_bytes
-from plano_daemon.wire.stream_errors import stream_error_event
+from plano_daemon.wire.usage import Usage, answer_usage
 
 JSON = "application/json"
-_USAGE_IN = re.compile(rb'"(?:prompt_tokens|input_tokens)"\s*:\s*(\d+)')
-_USAGE_OUT = re.compile(rb'"(?:completion_tokens|output_tokens)"\s*:\s*(\d+)')
+MASK = b"[redacted]"
+#: Shorter configured values are not masked: they would match ordinary text.
+_MIN_SECRET = 6
 
 
-def transport_error(failure: TransportFailure, channel: Channel) -> GatewayError:
-    if failure.kind == "timeout":
-        return UpstreamTimeout(f"upstream {channel.name} timed out ({failure.detail})")
-    return UpstreamFailure(f"upstream {channel.name} failed ({failure.kind}: {failure.detail})")
+def upstream_host(channel: Channel) -> str:
+    """host:port of a channel, for logs (never the URL's credentials)."""
+    parts = urlsplit(channel.origin)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.hostname}:{port}"
 
 
-def relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, ctx: Ctx,
-                          translation: Translation | None) -> web.Response:
-    """Upstream non-2xx: same status; the body as sent, or re-rendered in the client's dialect."""
+_secrets_of: tuple[object, list[bytes]] = (None, [])
+
+
+def secrets_for(catalog: Catalog) -> list[bytes]:
+    """`secret_values` of a config's channels, computed once per config (a reload builds a new catalog)."""
+    global _secrets_of
+    if _secrets_of[0] is not catalog:
+        _secrets_of = (catalog, secret_values(catalog.channels))
+    return _secrets_of[1]
+
+
+def secret_values(channels: Iterable[Channel]) -> list[bytes]:
+    """Every configured credential (auth and extra header values, URL passwords), longest first."""
+    found: set[str] = set()
+    for channel in channels:
+        for _, value in (*channel.auth_headers, *channel.extra_headers):
+            found.add(value)
+            found.add(value.removeprefix("Bearer ").strip())
+        password = urlsplit(channel.origin).password
+        if password:
+            found.add(password)
+    return sorted((v.encode() for v in found if len(v) >= _MIN_SECRET), key=len, reverse=True)
+
+
+def mask(data: bytes, secrets: Iterable[bytes]) -> bytes:
+    for secret in secrets:
+        if secret in data:
+            data = data.replace(secret, MASK)
+    return data
+
+
+def relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, ctx: Ctx, translation: Translation | None,
+                         secrets: Iterable[bytes]) -> web.Response:
+    """Upstream non-2xx: same status; the body as sent, or re-rendered in the client's dialect, with every
+    configured secret masked (an upstream may echo the key it rejected)."""
     resp.release()
+    data = mask(data, secrets)
     if translation is None:
         return web.Response(status=resp.status, body=data,
                             content_type=(resp.content_type or JSON), headers=trace_headers(ctx))
@@ -50,71 +89,119 @@ def _upstream_message(data: bytes) -> str | None:
         return data[:500].decode("utf-8", errors="replace") or None
     if isinstance(parsed, dict):
         err = parsed.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"]
-        if isinstance(err, str):
-            return err
-        if isinstance(parsed.get("message"), str):
-            return parsed["message"]
+        message = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
+        if not isinstance(message, str):
+            message = parsed.get("message")
+        if isinstance(message, str):
+            return message
     return None
 
 
-async def relay_json(ctx: Ctx, services: Services, channel: Channel, resp: aiohttp.ClientResponse,
-                     translation: Translation | None) -> web.Response:
+@dataclass(slots=True)
+class Answer:
+    """A whole non-streaming answer, checked and already in the client's dialect."""
+
+    status: int
+    body: bytes
+    usage: Usage
+
+
+async def read_answer(resp: aiohttp.ClientResponse, upstream_api: str, translation: Translation | None,
+                      by: float) -> Answer | TransportFailure:
+    """Read a 2xx body by `by` (the attempt's first-byte limit: for a non-streaming request, the whole
+    generation), check it is an answer of `upstream_api` and translate it. Anything else is a failure
+    the retry plan can fail over from, since the client has seen nothing yet."""
     try:
-        async with asyncio.timeout_at(ctx.deadline):
+        async with asyncio.timeout_at(by):
             data = await read_all(resp)
     except TimeoutError:
-        resp.close()
-        raise UpstreamTimeout(f"upstream {channel.name} did not finish within the request deadline") from None
-    resp.release()
+        return TransportFailure("timeout", "the answer did not arrive in time")
     if isinstance(data, TransportFailure):
-        raise transport_error(data, channel)
-    _count_usage(ctx, services, channel, data)
-    if translation is not None:
-        try:
-            parsed = json.loads(data)
-        except ValueError:
-            raise UpstreamFailure(f"upstream {channel.name} sent a body that is not JSON") from None
-        data = json.dumps(translation.response(parsed)).encode()
-    return web.Response(status=resp.status, body=data, content_type=JSON, headers=trace_headers(ctx))
+        return data
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return TransportFailure("bad_response", "the answer is not JSON")
+    problem = answer_problem(upstream_api, parsed)
+    if problem is not None:
+        return TransportFailure("bad_response", problem)
+    usage = answer_usage(upstream_api, parsed)
+    if translation is None:
+        return Answer(resp.status, data, usage)
+    try:
+        return Answer(resp.status, json.dumps(translation.response(parsed)).encode(), usage)
+    except (GatewayError, ValueError, TypeError, KeyError, AttributeError):
+        return TransportFailure("bad_response", "the answer cannot be translated")
+
+
+async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
+                      by: float) -> bytes | TransportFailure:
+    """Read until the stream's answer has begun (the client's first bytes), by `by`. A stream that ends,
+    errs or holds no event of its API before then is a failure the plan can still fail over from."""
+    out = b""  # keep-alive comments before the first event go out with it
+    try:
+        async with asyncio.timeout_at(by):
+            while True:
+                chunk = await resp.content.readany()
+                out += converter.feed(chunk) if chunk else converter.finish()
+                if converter.failure is not None:
+                    kind: TransportKind = ("upstream_error" if chunk and converter.anomalies == 0
+                                           else "bad_response")
+                    return TransportFailure(kind, converter.failure)
+                if converter.started:
+                    return out
+                if converter.anomalies or converter.done:
+                    return TransportFailure("bad_response", "the stream holds no event of its API")
+    except TimeoutError:
+        return TransportFailure("timeout", "no stream data in time")
+    except STREAM_ERRORS as exc:
+        return TransportFailure("reset", type(exc).__name__)
+
+
+async def relay_json(ctx: Ctx, services: Services, channel: Channel, answer: Answer) -> web.Response:
+    ctx.input_tokens, ctx.output_tokens = answer.usage.input_tokens, answer.usage.output_tokens
+    count_tokens(services, channel, ctx)
+    if ctx.turn is not None:  # state_storage: stored before the client has the answer
+        ctx.turn.answered(answer.body)
+        await ctx.turn.save(ctx)
+    return web.Response(status=answer.status, body=answer.body, content_type=JSON, headers=trace_headers(ctx))
 
 
 async def relay_stream(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
-                       resp: aiohttp.ClientResponse, translation: Translation | None,
-                       sent: float, *, head: bytes = b"") -> web.StreamResponse:
-    """Forward chunks as they arrive; an upstream failure after the first byte ends the stream with an
-    error event in the client's dialect, and a client that goes away closes the upstream at once."""
+                       resp: aiohttp.ClientResponse, converter: StreamTranslator, sent: float, *,
+                       head: bytes, content_type: str) -> web.StreamResponse:
+    """Forward whole events as they arrive. After the first byte, an upstream failure (cut, stalled,
+    unreadable, an error event) ends the stream with an error event in the client's dialect and is
+    recorded on the request; a client that goes away closes the upstream at once."""
     out = web.StreamResponse(status=resp.status, headers={
-        "Content-Type": "text/event-stream" if translation else (resp.headers.get("Content-Type")
-                                                                 or "text/event-stream"),
-        "Cache-Control": "no-cache", **trace_headers(ctx)})
+        "Content-Type": content_type, "Cache-Control": "no-cache", **trace_headers(ctx)})
     await out.prepare(request)
-    converter = translation.stream() if translation is not None else None
-    sniffer = UsageSniffer()
+    services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - sent)
     loop = asyncio.get_running_loop()
     idle = rt.timeouts.stream_idle
-    first = True
-    failure: str | None = None
+    secrets = secrets_for(rt.catalog)  # an error event may quote the key, like an error body
+    failure: tuple[str, str] | None = None
     try:
+        await out.write(mask(head, secrets))
+        if ctx.turn is not None:
+            ctx.turn.feed(head)
+        if ctx.spans is not None:
+            ctx.spans.streamed(ctx.api, head)
         async with asyncio.timeout(None) as guard:
             while True:
                 guard.reschedule(min(loop.time() + idle, ctx.deadline))
-                chunk = head or await resp.content.readany()
-                head = b""
+                chunk = await resp.content.readany()
                 if not chunk:
                     break
-                if first:
-                    first = False
-                    services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - sent)
-                sniffer.feed(chunk)
-                if converter is not None:
-                    chunk = converter.feed(chunk)
-                    if not chunk:
-                        continue
-                await out.write(chunk)
+                data = converter.feed(chunk)
+                if data:
+                    if ctx.turn is not None:
+                        ctx.turn.feed(data)
+                    if ctx.spans is not None:
+                        ctx.spans.streamed(ctx.api, data)
+                    await out.write(mask(data, secrets))
     except TimeoutError:
-        failure = "the upstream stream stalled or ran past the request deadline"
+        failure = ("timeout", "the upstream stream stalled or ran past the request deadline")
     except ConnectionResetError:  # our write to the client failed: it went away (upstream errors are aiohttp's)
         resp.close()
         ctx.client_closed = True
@@ -123,60 +210,43 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
         resp.close()
         raise
     except STREAM_ERRORS as exc:
-        failure = f"the upstream connection failed mid-stream ({type(exc).__name__})"
+        failure = ("reset", f"the upstream connection failed mid-stream ({type(exc).__name__})")
     finally:  # what the upstream spent counts against budgets even when the client left early
-        ctx.input_tokens, ctx.output_tokens = sniffer.input_tokens, sniffer.output_tokens
-        _count_tokens(services, channel, ctx)
+        ctx.input_tokens, ctx.output_tokens = converter.usage.input_tokens, converter.usage.output_tokens
+        count_tokens(services, channel, ctx)
     if failure is not None:
         resp.close()
-        tail = converter.error(failure) if converter is not None else stream_error_event(ctx.api, failure)
+        tail = converter.error(failure[1])
     else:
         resp.release()
-        tail = converter.finish() if converter is not None else b""
+        ended = converter.done
+        tail = converter.finish()
+        if converter.failure is not None:
+            failure = ("upstream_error" if ended else "truncated", converter.failure)
+    if failure is not None:
+        stream_failed(ctx, *failure)
+    if ctx.spans is not None:
+        ctx.spans.streamed(ctx.api, tail)
     try:
         if tail:
-            await out.write(tail)
+            await out.write(mask(tail, secrets))
+        if failure is None and ctx.turn is not None:  # stored before the client sees the stream end
+            ctx.turn.feed(tail)
+            await ctx.turn.save(ctx)
         await out.write_eof()
     except ConnectionResetError:
         ctx.client_closed = True
     return out
 
 
-class UsageSniffer:
-    """Token counts from a stream's usage events, looking only at lines that mention usage."""
-
-    __slots__ = ("_tail", "input_tokens", "output_tokens")
-
-    def __init__(self) -> None:
-        self._tail = b""
-        self.input_tokens = 0
-        self.output_tokens = 0
-
-    def feed(self, chunk: bytes) -> None:
-        # Usage may straddle chunks: scan when the chunk, the previous one, or their seam mentions it
-        # (a number cut in two is read whole in the next window; max() keeps the whole one).
-        tail = self._tail
-        if (b'"usage"' not in chunk and b'"usage"' not in tail and b"_tokens" not in tail
-                and b'"usage"' not in tail[-7:] + chunk[:7]):
-            self._tail = chunk[-256:]
-            return
-        data = self._tail + chunk
-        self._tail = chunk[-256:]
-        for m in _USAGE_IN.finditer(data):
-            self.input_tokens = max(self.input_tokens, int(m.group(1)))
-        for m in _USAGE_OUT.finditer(data):
-            self.output_tokens = max(self.output_tokens, int(m.group(1)))
+def stream_failed(ctx: Ctx, kind: str, message: str) -> None:
+    """Record a failure after the first byte: the attempt's error and the request's."""
+    if ctx.attempts:
+        ctx.attempts[-1]["error"] = kind
+    ctx.error = f"upstream stream failed: {message}"
 
 
-def _count_usage(ctx: Ctx, services: Services, channel: Channel, data: bytes) -> None:
-    m_in = _USAGE_IN.search(data)
-    m_out = _USAGE_OUT.search(data)
-    ctx.input_tokens = int(m_in.group(1)) if m_in else 0
-    ctx.output_tokens = int(m_out.group(1)) if m_out else 0
-    _count_tokens(services, channel, ctx)
-
-
-def _count_tokens(services: Services, channel: Channel, ctx: Ctx) -> None:
+def count_tokens(services: Services, channel: Channel, ctx: Ctx) -> None:
     if ctx.input_tokens:
         services.metrics.tokens.labels(channel.model, "input").inc(ctx.input_tokens)
     if ctx.output_tokens:
@@ -192,4 +262,4 @@ def trace_headers(ctx: Ctx) -> dict[str, str]:
 def error_response(api: str, err: GatewayError, request_id: str) -> web.Response:
     """A gateway error as JSON in the client's dialect, named by the request's id."""
     return web.Response(status=err.status, body=error_bytes(api, err), content_type=JSON,
-                        headers={"X-Request-Id": request_id})
+                        headers={**err.headers, "X-Request-Id": request_id})

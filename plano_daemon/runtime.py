@@ -13,6 +13,7 @@ from pathlib import Path
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import LoadedConfig
+from plano_daemon.context_windows import ContextWindows
 from plano_daemon.config.schema import Config
 from plano_daemon.failover import Blocks, Health, Latency
 from plano_daemon.ledger import LedgerWriter
@@ -20,8 +21,12 @@ from plano_daemon.metrics import Metrics
 from plano_daemon.policy.budgets import FILE_NAME as BUDGETS_FILE
 from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy
+from plano_daemon.policy.ratelimits import RateLimits
 from plano_daemon.routing.affinity import SessionPins, key_headers
 from plano_daemon.routing.engine import RoutingContext, RoutingEngine
+from plano_daemon.shared.store import SharedSettings, SharedState
+from plano_daemon.state_store import Conversations, build_conversations
+from plano_daemon.tracing import Tracing, build_tracing
 from plano_daemon.upstream import UpstreamPool
 
 
@@ -40,6 +45,7 @@ class Runtime:
     #: The model-router profile applied to this catalog (None: no privacy filtering) and the budget caps.
     policy: Policy | None = None
     budgets: Budgets | None = None
+    ratelimits: RateLimits | None = None
 
     @property
     def config(self) -> Config:
@@ -61,6 +67,7 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         routing=RoutingEngine(cfg, catalog, key_headers=keys, cost=policy.cost_rank if policy is not None else None),
         policy=policy,
         budgets=Budgets(cfg.dubnium.budgets, catalog),
+        ratelimits=RateLimits(cfg.ratelimits or [], catalog),
     )
 
 
@@ -87,28 +94,56 @@ class Services:
     ledger: LedgerWriter | None = None
     #: Today's budget counts, persisted in the state directory and kept across reloads.
     budgets: BudgetStore | None = None
+    #: `state_storage`: stored Responses for `previous_response_id` (None: not configured).
+    conversations: Conversations | None = None
+    #: `tracing`: the OpenTelemetry exporter (None: not configured).
+    tracing: Tracing | None = None
+    #: Upstream models' context windows learned from their model lists, kept across reloads.
+    windows: ContextWindows = field(default_factory=ContextWindows)
+    #: What several instances share through Redis (pins, budgets, blocks, cool-downs, rate limits).
+    shared: SharedState | None = None
 
     def routing_context(self, may_see: Callable[[Channel], bool] | None) -> RoutingContext:
         """What one routing decision uses; `may_see` is the request's privacy check (None: no profile)."""
         return RoutingContext(self.pool, self.pins, self.metrics, self.latency, may_see=may_see)
 
     async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
         if self.budgets is not None:
             self.budgets.close()
         if self.ledger is not None:
             await self.ledger.close()
+        if self.conversations is not None:
+            await self.conversations.close()
+        if self.tracing is not None:
+            await self.tracing.close()
         await self.pool.close()
 
 
 def build_services(loaded: LoadedConfig) -> Services:
-    return Services(metrics=Metrics(),
-                    pool=UpstreamPool(connect_timeout=loaded.config.overrides.upstream_connect_timeout),
-                    health=Health(loaded.config.dubnium.health),
-                    pins=SessionPins(ttl=loaded.config.routing.session_ttl_seconds,
-                                     max_entries=loaded.config.routing.session_max_entries),
-                    ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir())
-                            if loaded.config.dubnium.ledger.enabled else None),
-                    budgets=BudgetStore(state_dir() / BUDGETS_FILE))
+    metrics = Metrics()
+    services = Services(metrics=metrics,
+                        pool=UpstreamPool(connect_timeout=loaded.config.overrides.upstream_connect_timeout),
+                        health=Health(loaded.config.dubnium.health),
+                        pins=SessionPins(ttl=loaded.config.routing.session_ttl_seconds,
+                                         max_entries=loaded.config.routing.session_max_entries),
+                        ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir(),
+                                                           on_drop=metrics.ledger_dropped.inc)
+                                if loaded.config.dubnium.ledger.enabled else None),
+                        budgets=BudgetStore(state_dir() / BUDGETS_FILE),
+                        conversations=build_conversations(loaded.config.state_storage),
+                        tracing=build_tracing(loaded.config.tracing))
+    settings = SharedSettings.from_config(loaded.config)
+    shared = services.shared = SharedState(settings, metrics=services.metrics, blocks=services.blocks,
+                                           health=services.health)
+    services.pins.tenant_header = settings.tenant_header
+    if shared.pins_shared:
+        services.pins.shared = shared
+    if shared.enabled and services.budgets is not None:
+        services.budgets.shared = shared
+        services.budgets.fail_closed = settings.budgets_fail_closed
+    return services
 
 
 @dataclass(slots=True)
@@ -118,12 +153,14 @@ class Gateway:
     draining: bool = field(default=False)
 
     def swap(self, loaded: LoadedConfig) -> None:
-        """Install a new config; in-flight requests keep the Runtime they started with."""
+        """Install a new config; in-flight requests keep the Runtime they started with. The Runtime is built
+        first, so a config it cannot be built from changes nothing."""
+        runtime = build_runtime(loaded)
         self.services.pool.set_connect_timeout(loaded.config.overrides.upstream_connect_timeout)
         self.services.health.configure(loaded.config.dubnium.health)
         self.services.pins.configure(ttl=loaded.config.routing.session_ttl_seconds,
                                      max_entries=loaded.config.routing.session_max_entries)
-        self.runtime = build_runtime(loaded)
+        self.runtime = runtime
         self.publish_budget_usage()
 
     def publish_budget_usage(self) -> None:

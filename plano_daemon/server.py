@@ -17,6 +17,7 @@ from plano_daemon.logs import LOG
 from plano_daemon.runtime import Gateway, build_gateway
 from plano_daemon.systemd_notify import Notifier, run_watchdog, watchdog_interval
 from plano_daemon.web.app import make_app, make_metrics_app
+from plano_daemon.web.protocol import GatewayRunner
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Server:
         cfg = self.gateway.runtime.config
         drain = cfg.dubnium.drain_seconds
         metrics_cfg = cfg.dubnium.metrics
+        services = self.gateway.services
+        if services.shared is not None:  # connects in the background: requests never wait for Redis
+            services.shared.start(lambda: services.pins.shared_entries())
         try:
             for listener in cfg.listeners:
                 if listener.type != "model":
@@ -49,7 +53,8 @@ class Server:
             raise
 
     async def _bind(self, app: web.Application, host: str, port: int, drain: float) -> None:
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
+        runner = GatewayRunner(app, headers_timeout=self.gateway.runtime.config.dubnium.timeouts.request_headers,
+                               handler_cancellation=True, access_log=None, shutdown_timeout=drain)
         await runner.setup()
         self.runners.append(runner)
         site = web.TCPSite(runner, host, port, reuse_address=True)
@@ -61,27 +66,35 @@ class Server:
         return f"listening on {listening}; {len(self.gateway.runtime.catalog.channels)} providers"
 
     def reload(self) -> bool:
-        """Re-read config and env files; a bad config is rejected and the old one keeps serving."""
+        """Re-read config and env files; a bad config is rejected and the old one keeps serving.
+
+        Runs as a signal callback: anything it raised would reach asyncio's handler, which logs a traceback
+        and the bound method's repr. So every failure ends here, as one log line naming no value, followed by
+        READY=1 (systemd would otherwise leave the unit "reloading")."""
         self.notifier.reloading()
         metrics = self.gateway.services.metrics
         try:
             loaded = self.loader()
+            changed = restart_only_changes(self.gateway.runtime.config, loaded.config)
+            self.gateway.swap(loaded)
         except ConfigError as exc:
-            for problem in exc.problems:
-                LOG.error("reload rejected: %s", problem)
-            metrics.config_reloads.labels("rejected").inc()
-            self.notifier.ready(f"reload rejected, serving the previous config; {self.status_line()}")
-            return False
-        changed = restart_only_changes(self.gateway.runtime.config, loaded.config)
+            return self._rejected("; ".join(exc.problems))
+        except Exception as exc:  # a bug of ours: its type is enough here, its message may quote input
+            return self._rejected(f"unexpected {type(exc).__name__} while loading")
         if changed:
             LOG.warning("reload: %s changed; the change takes effect on restart", ", ".join(changed))
         for warning in loaded.warnings:
             LOG.warning("%s", warning)
-        self.gateway.swap(loaded)
         metrics.config_reloads.labels("applied").inc()
         LOG.info("reload: configuration applied")
         self.notifier.ready(self.status_line())
         return True
+
+    def _rejected(self, why: str) -> bool:
+        LOG.error("reload rejected, serving the previous config: %s", why)
+        self.gateway.services.metrics.config_reloads.labels("rejected").inc()
+        self.notifier.ready(f"reload rejected, serving the previous config; {self.status_line()}")
+        return False
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight requests finish up to the drain deadline, close upstreams."""
@@ -95,10 +108,14 @@ class Server:
 
 def restart_only_changes(old: Config, new: Config) -> list[str]:
     """Settings bound when the listeners started (sockets, body limit, deadlines, drain, metrics listener,
-    ledger writer): a reload leaves them as they were, so say which of them the new file changes."""
-    pairs = {"listeners": (old.listeners, new.listeners),
+    ledger writer, response store, tracing exporter): a reload leaves them as they were, so say which of them the new file changes."""
+    pairs = {"listeners": (old.listeners, new.listeners), "state_storage": (old.state_storage, new.state_storage),
+             "tracing": (old.tracing, new.tracing),
+             "routing.session_cache": (old.routing.session_cache, new.routing.session_cache),
              **{f"dubnium.{name}": (getattr(old.dubnium, name), getattr(new.dubnium, name))
-                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger")}}
+                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger", "shared_state")},
+             "dubnium.timeouts.request_headers": (old.dubnium.timeouts.request_headers,
+                                                  new.dubnium.timeouts.request_headers)}
     return [where for where, (before, after) in pairs.items() if before != after]
 
 

@@ -13,11 +13,16 @@ from typing import Literal
 
 import aiohttp
 
-TransportKind = Literal["connect", "timeout", "reset"]
+#: connect/timeout/reset: the transport failed; request: the request could not even be built (a header
+#: value with a newline, credentials in the URL); bad_response, truncated, upstream_error: a 2xx answer that
+#: is unreadable or of the wrong shape, a stream cut before its end event, an error sent inside a stream.
+TransportKind = Literal["connect", "timeout", "reset", "request", "bad_response", "truncated", "upstream_error"]
 
 
 @dataclass(frozen=True, slots=True)
 class TransportFailure:
+    """Why an attempt gave no usable answer; `detail` never holds a key or a URL's credentials."""
+
     kind: TransportKind
     detail: str
 
@@ -64,6 +69,9 @@ class UpstreamPool:
             return TransportFailure("connect", f"cannot connect to {exc.host}:{exc.port}")
         except aiohttp.ClientError as exc:
             return TransportFailure("reset", type(exc).__name__)
+        except (ValueError, TypeError, UnicodeError) as exc:  # raised by aiohttp outside ClientError;
+            # its message may quote the header value (a key), so only the type is kept
+            return TransportFailure("request", f"the request could not be sent ({type(exc).__name__})")
 
     async def close(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}

@@ -27,13 +27,19 @@ def substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return _VAR.sub(repl, text), missing
 
 
-def parse_env_file(text: str) -> dict[str, str]:
+def parse_env_file(text: str) -> tuple[dict[str, str], list[str]]:
     """Parse systemd EnvironmentFile syntax: KEY=VALUE lines, `#`/`;` comments, optional quotes,
-    `export ` prefixes (as sops-nix templates and .env files often have), backslash continuations."""
+    `export ` prefixes (as sops-nix templates and .env files often have), backslash continuations.
+
+    Returns the values and one `line N: ...` problem per line that is not an assignment: such a line is
+    usually a key pasted without its `NAME=`, and ignoring it would leave a `$VAR` unset far from the cause.
+    Problems never quote the line (it may be a secret)."""
     env: dict[str, str] = {}
-    lines = text.splitlines()
+    problems: list[str] = []
+    lines = text.split("\n")
     i = 0
     while i < len(lines):
+        number = i + 1
         line = lines[i].strip()
         i += 1
         while line.endswith("\\") and i < len(lines):
@@ -45,7 +51,11 @@ def parse_env_file(text: str) -> dict[str, str]:
             line = line[len("export "):].lstrip()
         key, sep, value = line.partition("=")
         key = key.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        if not sep:
+            problems.append(f"line {number}: not a NAME=value assignment (no `=`)")
+            continue
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            problems.append(f"line {number}: the name before `=` is not a valid variable name")
             continue
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
@@ -53,4 +63,4 @@ def parse_env_file(text: str) -> dict[str, str]:
             if quote == '"':
                 value = value.replace('\\"', '"').replace("\\\\", "\\")
         env[key] = value
-    return env
+    return env, problems

@@ -16,21 +16,27 @@ import yaml
 from pydantic import ValidationError
 
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
+from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
 from plano_daemon.config.schema import Config
+from plano_daemon.secret import Secret
 from plano_daemon.errors import ConfigError
 from plano_daemon.net import is_loopback
 from plano_daemon.config.profile import Profile, load_profile, profile_path
 
 #: Provider fields whose `$VAR` references are substituted (Plano substitutes keys and endpoints).
 _SUBSTITUTED_PROVIDER_FIELDS = ("access_key", "base_url", "http_host")
+#: At most this many problems are reported; the rest are counted. A broken 10 MB file must not print
+#: (and hold in memory) hundreds of thousands of lines.
+MAX_PROBLEMS = 50
 
 
 @dataclass(frozen=True)
 class LoadedConfig:
     config: Config
     warnings: list[str] = field(default_factory=list)
-    secrets: frozenset[str] = frozenset()
+    #: Values never to print; out of the repr, which would otherwise list them all.
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
     path: str | None = None
     #: The model-router policy profile (`dubnium.policy_profile` or MODEL_ROUTER_*); None: no filtering.
     profile: Profile | None = None
@@ -50,34 +56,75 @@ def read_env_files(paths: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     env: dict[str, str] = {}
     problems: list[str] = []
     for path in paths:
+        where = f"--env-file {path}"
         try:
-            env.update(parse_env_file(Path(path).read_text(encoding="utf-8")))
+            text = decode(Path(path).read_bytes(), where)
         except OSError as exc:
-            problems.append(f"--env-file {path}: cannot read ({exc.strerror or exc})")
+            problems.append(f"{where}: cannot read ({exc.strerror or exc})")
+            continue
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        values, bad_lines = parse_env_file(text)
+        env.update(values)
+        problems += [f"{where}: {problem}" for problem in bad_lines]
     return env, problems
+
+
+def decode(data: bytes, where: str) -> str:
+    """UTF-8 text, or a ConfigError naming the line and column of the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError([f"{where}: line {line}, column {column}: not UTF-8 text "
+                           f"(byte 0x{data[exc.start]:02x})"]) from None
 
 
 def load_config(path: str | None, *, env_files: Sequence[str] = (),
                 environ: Mapping[str, str] | None = None, text: str | None = None) -> LoadedConfig:
-    """Load and validate; `text` replaces reading `path` (the embedded default, tests)."""
+    """Load and validate; `text` replaces reading `path` (the embedded default, tests). Whatever the
+    files hold, the outcome is a LoadedConfig or a ConfigError (at most MAX_PROBLEMS lines, then a count)."""
+    try:
+        return _load(path, env_files=env_files, environ=environ, text=text)
+    except ConfigError as exc:
+        raise ConfigError(capped(exc.problems)) from None
+    except RecursionError:  # YAML that parses, nested deeper than migration or validation can walk
+        raise ConfigError([f"{path or '<config>'}: nested too deeply to be a config"]) from None
+
+
+def capped(problems: list[str], limit: int = MAX_PROBLEMS) -> list[str]:
+    if len(problems) <= limit:
+        return problems
+    return problems[:limit] + [f"... and {len(problems) - limit} more problems"]
+
+
+def _load(path: str | None, *, env_files: Sequence[str], environ: Mapping[str, str] | None,
+          text: str | None) -> LoadedConfig:
     file_env, problems = read_env_files(env_files)
     env = {**(os.environ if environ is None else environ), **file_env}
+    where = path or "<config>"
     if text is None:
         if path is None:
             raise ConfigError(["--config: no path given"])
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = decode(Path(path).read_bytes(), path)
         except OSError as exc:
             raise ConfigError(problems + [f"{path}: cannot read ({exc.strerror or exc})"]) from None
+        except ConfigError as exc:
+            raise ConfigError(problems + exc.problems) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(problems + [f"{path or '<config>'}: {where}: {problem}"]) from None
+        raise ConfigError(problems + [f"{where}: {at}: {problem}"]) from None
+    except RecursionError:
+        raise ConfigError(problems + [f"{where}: nested too deeply to be a config"]) from None
     if not isinstance(raw, dict):
-        raise ConfigError(problems + [f"{path or '<config>'}: the top level must be a mapping"])
+        raise ConfigError(problems + [f"{where}: the top level must be a mapping"])
 
     migrated, notes = migrate(raw)
     secrets: set[str] = set()
@@ -86,17 +133,19 @@ def load_config(path: str | None, *, env_files: Sequence[str] = (),
         config = Config.model_validate(migrated)
     except ValidationError as exc:
         problems += _format_errors(exc)
+    except RecursionError:
+        problems.append(f"{where}: nested too deeply to be a config")
     profile = None
     if not problems:
-        where = profile_path(config.dubnium.policy_profile, env, config_path=path)
+        profile_at = profile_path(config.dubnium.policy_profile, env, config_path=path)
         try:
-            profile = load_profile(where) if where is not None else None
+            profile = load_profile(profile_at) if profile_at is not None else None
         except ConfigError as exc:
             problems += exc.problems
     if problems:
         raise ConfigError([redact(p, secrets) for p in problems])
-    return LoadedConfig(config=config, warnings=notes + _warnings(config), secrets=frozenset(secrets),
-                        path=path, profile=profile)
+    return LoadedConfig(config=config, warnings=notes + _warnings(config),
+                        secrets=frozenset(Secret(v) for s in secrets for v in (s, s.strip()) if v), path=path, profile=profile)
 
 
 def _substitute_env(cfg: dict[str, Any], env: Mapping[str, str], secrets: set[str]) -> list[str]:
@@ -129,6 +178,12 @@ def _substitute_env(cfg: dict[str, Any], env: Mapping[str, str], secrets: set[st
     if isinstance(storage, dict) and "connection_string" in storage:
         storage["connection_string"] = sub(storage["connection_string"],
                                            "state_storage.connection_string", True)
+    # Redis URLs may carry a password: substituted like a key, and their values are secrets.
+    for section, sub_key, name in (("routing", "session_cache", "url"), ("dubnium", "shared_state", "redis_url")):
+        block = cfg.get(section)
+        inner = block.get(sub_key) if isinstance(block, dict) else None
+        if isinstance(inner, dict) and isinstance(inner.get(name), str):
+            inner[name] = sub(inner[name], f"{section}.{sub_key}.{name}", True)
     return problems
 
 
@@ -164,13 +219,9 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 #: Plano settings a config may carry that this gateway accepts but does not act on, and what to use instead.
 _NOT_ACTED_ON = {
-    "ratelimits": "rate limits are not enforced (daily caps: dubnium.budgets)",
     "prompt_guards": "prompt guards are not applied",
-    "tracing": "no spans are exported (the W3C traceparent is read and propagated upstream)",
-    "state_storage": "no responses are stored (previous_response_id reaches only a Responses-API upstream)",
     "routing.llm_provider": "the router model is overrides.llm_routing_model",
     "routing.model": "the router model is overrides.llm_routing_model",
-    "routing.session_cache": "session pins are kept in memory (routing.session_ttl_seconds, session_max_entries)",
     **{key: "prompt-gateway settings are not served (only model listeners are)"
        for key in ("system_prompt", "prompt_targets", "endpoints", "agents", "filters", "mode")},
 }
@@ -191,8 +242,16 @@ def _warnings(cfg: Config) -> list[str]:
                        "reachable from other hosts")
         out.extend(f"listeners[{i}].{name}: ignored on a model listener"
                    for name in _PROMPT_LISTENER_FIELDS if getattr(listener, name) is not None)
+    for i, provider in enumerate(cfg.model_providers):
+        if provider.prefix in UNSPOKEN_PROVIDERS and provider.provider_interface is None:
+            out.append(f"model_providers[{i}]: provider {provider.prefix!r} speaks "
+                       f"{UNSPOKEN_PROVIDERS[provider.prefix]}, which this gateway does not; requests for "
+                       f"{provider.model!r} will be answered with an error")
     for where, why in _NOT_ACTED_ON.items():
         section, _, name = where.rpartition(".")
         if getattr(getattr(cfg, section) if section else cfg, name) is not None:
             out.append(f"{where}: accepted but not acted on; {why}")
+    if cfg.tracing is not None and cfg.tracing.exporters:
+        out.append("tracing.exporters: accepted but not acted on; spans go only to "
+                   "tracing.opentracing_grpc_endpoint (OTLP)")
     return out

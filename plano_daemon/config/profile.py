@@ -28,7 +28,7 @@ BOUNDARIES: tuple[Boundary, ...] = ("local", "trusted_cloud", "public_cloud")
 
 
 def exposure(boundary: str) -> int:
-    return BOUNDARIES.index(boundary)  # type: ignore[arg-type]
+    return BOUNDARIES.index(boundary)
 
 
 class _Strict(BaseModel):
@@ -157,9 +157,6 @@ class Profile(_Strict):
         return min(self.privacy_classes, key=lambda name: (
             len(self.privacy_classes[name].allowed_boundaries),
             max(exposure(b) for b in self.privacy_classes[name].allowed_boundaries)))
-
-    def source_for_alias(self, alias: str) -> Source | None:
-        return next((s for s in self.sources if s.plano_alias == alias), None)
 
 
 def profile_path(setting: str | None, environ: Mapping[str, str], *,

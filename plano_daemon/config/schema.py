@@ -1,7 +1,7 @@
 """Pydantic models of a Plano v0.4.0 config plus our `dubnium:` extensions.
 
 Unknown keys are errors (typos must not pass silently) except in sections Plano defines loosely
-(`overrides`, `tracing`, `prompt_guards`, `ratelimits`, prompt/agent listeners), which are accepted as-is.
+(`overrides`, `prompt_guards`, `ratelimits`, prompt/agent listeners), which are accepted as-is.
 Cross-references (aliases, fallback models, routing models) are checked in `Config._check_references`.
 """
 
@@ -14,13 +14,18 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from plano_daemon.config.known_providers import INTERFACE_ALIASES, KNOWN_PROVIDERS
+from plano_daemon.config.names import ModelNames, NameEntry
+from plano_daemon.config.secret import SecretText
+from plano_daemon.secret import control_characters
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+#: An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 def parse_duration(value: Any) -> float:
-    """`120s`, `500ms`, `5m`, `1h` or a bare number of seconds → seconds."""
+    """`120s`, `500ms`, `5m`, `1h`, `30d` or a bare number of seconds → seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 500ms or 5m")
     if isinstance(value, int | float):
@@ -138,12 +143,12 @@ class InlinePreference(Strict):
 class ModelProvider(Strict):
     model: str
     name: str | None = None
-    access_key: str | None = None
+    access_key: SecretText | None = None
     base_url: str | None = None
     provider_interface: str | None = None
     default: bool = False
     passthrough_auth: bool = False
-    headers: dict[str, str] = {}
+    headers: dict[str, SecretText] = {}
     http_host: str | None = None
     retry_policy: RetryPolicy | None = None
     #: Legacy inline form; `migrate` lifts these to the top level before validation.
@@ -160,11 +165,38 @@ class ModelProvider(Strict):
     @field_validator("base_url")
     @classmethod
     def _base_url_is_http(cls, v: str | None) -> str | None:
+        """Checked here, so that a URL aiohttp would refuse per request is a validation error instead.
+        Messages never repeat the value: it may hold a substituted secret."""
         if v is None:
             return v
+        v = v.strip()
+        if control_characters(v) or " " in v:
+            raise ValueError("base_url contains a space or a control character")
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("base_url must be an absolute http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("base_url must not carry credentials (user:password@); put the key in "
+                             "access_key or headers")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in 0-65535
+        except ValueError:
+            raise ValueError("base_url has an invalid port") from None
+        return v
+
+    @field_validator("http_host")
+    @classmethod
+    def _http_host_is_one_line(cls, v: str | None) -> str | None:
+        if v is not None and (control_characters(v) or not v.strip()):
+            raise ValueError("http_host must be a non-empty host[:port] without control characters")
+        return v.strip() if v is not None else v
+
+    @field_validator("headers")
+    @classmethod
+    def _header_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
         return v
 
     @field_validator("provider_interface")
@@ -221,16 +253,52 @@ class RoutingPreference(Strict):
     examples: list[str] = []
 
 
+class SessionCache(Strict):
+    """Plano's `routing.session_cache`: where session pins live. TLS: a `rediss://` URL (query parameters
+    such as `ssl_ca_certs` and `ssl_cert_reqs` are honoured); a unix socket: `unix:///run/redis/x.sock`."""
+
+    type: Literal["memory", "redis"] = "memory"
+    url: str | None = None
+    tenant_header: str | None = None
+
+    @model_validator(mode="after")
+    def _url_for_redis(self) -> SessionCache:
+        if self.type == "redis" and not self.url:
+            raise ValueError("`url` is required when type is redis (like redis://127.0.0.1:6379)")
+        return self
+
+
 class RoutingSettings(Strict):
     llm_provider: str | None = None
     model: str | None = None
     session_ttl_seconds: Annotated[int, Field(ge=1)] = 600
     session_max_entries: Annotated[int, Field(ge=1)] = 10000
-    session_cache: dict[str, Any] | None = None
+    session_cache: SessionCache | None = None
+    #: Plano: a turn whose last message is not the user's (a tool result) keeps the session's last route.
+    route_on_user_only: bool = False
     #: Extension: a template with {routes} and {conversation} placeholders replacing our router prompt.
     router_prompt_file: str | None = None
     #: Extension: how long the router model may take before the embedded router decides instead.
     router_timeout: Duration = 3.0
+
+
+class RatelimitSelector(Strict):
+    #: The request header that names the subject (`x-user-id`); `value` one subject, `*`/absent each value.
+    key: str
+    value: str | None = None
+
+
+class RatelimitLimit(Strict):
+    tokens: Annotated[int, Field(ge=1)]
+    unit: Literal["second", "minute", "hour", "day"]
+
+
+class Ratelimit(Strict):
+    """Plano's `ratelimits[]`: at most `limit.tokens` tokens per `limit.unit` for one model and subject."""
+
+    model: str
+    selector: RatelimitSelector
+    limit: RatelimitLimit
 
 
 class Overrides(Loose):
@@ -239,9 +307,44 @@ class Overrides(Loose):
     orchestrator_model_context_length: Annotated[int, Field(ge=256)] = 8192
 
 
+class SpanAttributes(Strict):
+    #: Request headers whose name starts with one of these become span attributes (credential headers never).
+    header_prefixes: list[str] = []
+    static: dict[str, str] = {}
+
+
+class Tracing(Strict):
+    """Plano's `tracing`: OTLP/gRPC spans to `opentracing_grpc_endpoint`, `random_sampling` percent of traces."""
+
+    random_sampling: Annotated[int, Field(ge=0, le=100)] = 100
+    trace_arch_internal: bool | None = None
+    opentracing_grpc_endpoint: str = "http://localhost:4317"
+    span_attributes: SpanAttributes = SpanAttributes()
+    exporters: list[dict[str, Any]] | None = None
+
+    @field_validator("opentracing_grpc_endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        """As Plano checks it: an http(s) URL with a host and no path."""
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"expected an http(s) URL with no path, like http://localhost:4317, got {v!r}")
+        return v
+
+
 class StateStorage(Strict):
     type: Literal["memory", "postgres"]
-    connection_string: str | None = None
+    connection_string: SecretText | None = None
+    #: Extension: how long a stored response can be continued (`previous_response_id`); older ones are deleted.
+    retention: Duration = 30 * 86400.0
+    #: Extension: the most responses `type: memory` keeps (the oldest go first).
+    max_entries: Annotated[int, Field(ge=1)] = 10000
+
+    @model_validator(mode="after")
+    def _postgres_needs_dsn(self) -> StateStorage:
+        if self.type == "postgres" and not self.connection_string:
+            raise ValueError("connection_string is required when type is postgres")
+        return self
 
 
 # --- dubnium: our extensions ----------------------------------------------------------------------
@@ -249,6 +352,9 @@ class StateStorage(Strict):
 class Timeouts(Strict):
     first_byte: Duration = 120.0
     stream_idle: Duration = 120.0
+    #: How long a client may take to send its request headers, then its whole body (408 after that).
+    request_headers: Duration = 10.0
+    request_body: Duration = 60.0
 
 
 class MetricsSettings(Strict):
@@ -288,6 +394,29 @@ class HealthSettings(Strict):
     cooldown_seconds: Annotated[float, Field(gt=0)] = 30.0
 
 
+class UpstreamModel(Strict):
+    """What the gateway cannot always learn from an upstream (keyed by provider model, name or `prefix/*`)."""
+
+    #: Prompt + output tokens the model accepts; else learned from the upstream's /models (vLLM's max_model_len).
+    context_window: Annotated[int, Field(ge=1)] | None = None
+    #: The output-limit field translated chat requests use; default: max_completion_tokens for gpt-5*/o-series.
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+
+
+class SharedState(Strict):
+    """Several instances as one: budgets, Retry-After blocks and health cool-downs (and, with
+    `routing.session_cache.type: redis`, session pins) kept in one Redis."""
+
+    #: None: the Redis of `routing.session_cache` when its type is redis, else nothing is shared.
+    redis_url: str | None = None
+    key_prefix: Annotated[str, Field(min_length=1)] = "plano"
+    #: Longest a request waits on Redis before using local state instead.
+    timeout_ms: Annotated[int, Field(ge=1)] = 100
+    reconnect_seconds: Annotated[float, Field(gt=0)] = 1.0
+    #: While Redis is unreachable a capped channel is refused (closed) or judged on local counts (open).
+    budgets_when_unreachable: Literal["closed", "open"] = "closed"
+
+
 class Dubnium(Strict):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
     timeouts: Timeouts = Timeouts()
@@ -298,6 +427,8 @@ class Dubnium(Strict):
     health: HealthSettings = HealthSettings()
     default_retry_policy: RetryPolicy | None = None
     drain_seconds: Annotated[float, Field(ge=0)] = 30.0
+    upstream_models: dict[str, UpstreamModel] = {}
+    shared_state: SharedState = SharedState()
 
 
 # --- the whole file ---------------------------------------------------------------------------------
@@ -310,8 +441,8 @@ class Config(Strict):
     routing_preferences: list[RoutingPreference] = []
     routing: RoutingSettings = RoutingSettings()
     overrides: Overrides = Overrides()
-    ratelimits: list[dict[str, Any]] | None = None
-    tracing: dict[str, Any] | None = None
+    ratelimits: list[Ratelimit] | None = None
+    tracing: Tracing | None = None
     prompt_guards: dict[str, Any] | None = None
     state_storage: StateStorage | None = None
     system_prompt: str | None = None
@@ -342,13 +473,11 @@ class Config(Strict):
         if len(defaults) > 1:
             problems.append(f"model_providers[{defaults[1]}].default: only one provider may be the "
                             f"default (also model_providers[{defaults[0]}])")
-        known = set(fulls) | set(names)
-
-        def exists(model: str) -> bool:
-            return model in known or model in self.model_aliases or _wildcard_match(self, model)
-
+        resolver = ModelNames([NameEntry(p.display_name, p.model, p.default) for p in self.model_providers],
+                              {alias: a.target for alias, a in self.model_aliases.items()})
+        exists = resolver.exists
         for alias, target in self.model_aliases.items():
-            if target.target not in known and not _wildcard_match(self, target.target):
+            if resolver.find_model(target.target) is None:
                 problems.append(f"model_aliases.{alias}.target: {target.target!r} is not a configured model")
         seen_prefs: set[str] = set()
         for i, pref in enumerate(self.routing_preferences):
@@ -376,20 +505,14 @@ class Config(Strict):
                                 f"used by listener {ports[key]!r}")
             ports[key] = listener.name
         for i, budget in enumerate(self.dubnium.budgets):
-            target = budget.target
-            if not (exists(target) or (target.endswith("/*") and
-                                       any(p.prefix == target[:-2] for p in self.model_providers))):
-                problems.append(f"dubnium.budgets[{i}].target: {target!r} is not a configured model, "
+            if not (exists(budget.target) or resolver.is_prefix_wildcard(budget.target)):
+                problems.append(f"dubnium.budgets[{i}].target: {budget.target!r} is not a configured model, "
                                 "alias or prefix/*")
+        configured = {p.model for p in self.model_providers} | {p.display_name for p in self.model_providers}
+        for name in self.dubnium.upstream_models:
+            if name not in configured and not resolver.is_prefix_wildcard(name):
+                problems.append(f"dubnium.upstream_models.{name}: not a provider model, name or prefix/*")
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
-
-def _wildcard_match(cfg: Config, model: str) -> bool:
-    for p in cfg.model_providers:
-        if p.is_wildcard:
-            stem = p.model[:-1]
-            if model.startswith(stem) and len(model) > len(stem):
-                return True
-    return False

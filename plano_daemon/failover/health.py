@@ -10,10 +10,13 @@ A dead channel should not cost every request a connect timeout. States per chann
 
 Only operational failures count; a client error or policy refusal proves the channel is alive.
 Settings: `dubnium.health` (failure_threshold, cooldown_seconds). Time is passed in.
+With a shared state store, `on_change` announces each opened circuit (and each recovery) to the other
+instances, which `cool` (or `heal`) their own copy; each instance then sends its own half-open probe.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,7 +35,7 @@ class _State:
 class Health:
     """Per-channel circuit state keyed by the channel's `prefix/id`; shared by all requests."""
 
-    __slots__ = ("_settings", "_states")
+    __slots__ = ("_settings", "_states", "on_change")
 
     def __init__(self, settings: HealthSettings | None = None) -> None:
         if settings is None:  # defaults for tests; the gateway always passes `dubnium.health`
@@ -40,6 +43,8 @@ class Health:
             settings = HealthSettings()
         self._settings = settings
         self._states: dict[str, _State] = {}
+        #: Called with (model, cool-down seconds, reason) when a circuit opens, (model, 0, "") when it closes.
+        self.on_change: Callable[[str, float, str], None] | None = None
 
     def configure(self, settings: HealthSettings) -> None:
         """A reload may change the thresholds; the counts so far are kept."""
@@ -67,8 +72,9 @@ class Health:
 
     def success(self, model: str) -> None:
         """The channel answered (any answer that is not an operational failure): close the circuit."""
-        if model in self._states:
-            del self._states[model]
+        st = self._states.pop(model, None)
+        if st is not None and st.open_until is not None and self.on_change is not None:
+            self.on_change(model, 0.0, "")
 
     def failure(self, model: str, reason: str, *, now: float) -> None:
         """An operational failure: count it, open (or reopen) the circuit at the threshold."""
@@ -78,6 +84,26 @@ class Health:
         if st.open_until is not None or st.failures >= self._settings.failure_threshold:
             st.open_until = now + self._settings.cooldown_seconds
             st.probe_until = None
+            if self.on_change is not None:
+                self.on_change(model, self._settings.cooldown_seconds, reason)
+
+    def cool(self, model: str, *, until: float, reason: str) -> None:
+        """Another instance opened this circuit: open it here too, until the later of both times."""
+        st = self._states.setdefault(model, _State())
+        st.failures = max(st.failures, self._settings.failure_threshold)
+        st.reason = reason
+        if st.open_until is None or until > st.open_until:
+            st.open_until = until
+            st.probe_until = None
+
+    def heal(self, model: str) -> None:
+        """Another instance's probe succeeded: close the circuit here too (without re-announcing)."""
+        self._states.pop(model, None)
+
+    def open_entries(self, now: float) -> list[tuple[str, float, str]]:
+        """(model, open until, reason) of every circuit still cooling down."""
+        return [(m, st.open_until, st.reason) for m, st in self._states.items()
+                if st.open_until is not None and st.open_until > now]
 
     def state(self, model: str, *, now: float) -> str:
         """closed | open | half-open, for /readyz and tests."""

@@ -64,9 +64,6 @@ class Outcome:
         return self.kind == "retryable"
 
 
-OK = Outcome("ok")
-
-
 def classify(*, status: int | None = None, headers: Mapping[str, str] | None = None,
              body: bytes = b"", failure: Failure | None = None, retry_codes: Collection[int] = (),
              now: float = 0.0) -> Outcome:

@@ -8,6 +8,12 @@
   fsync, rename, fsync of the directory) at most one second after a change, so a kill -9 loses at most
   the last second of counts, and on close.
 
+With a shared state store (several instances as one, shared/store.py) the counts are also INCRBY'd in
+Redis under `budget:<day>:<target>:<kind>`, and `sync` reads the totals of all instances before a request
+is admitted: an instance over-spends a cap by at most its own requests in flight. While Redis cannot be
+read, `dubnium.shared_state.budgets_when_unreachable` decides: `closed` (default) refuses capped channels
+(another instance may have used the budget up), `open` judges them on this instance's last known counts.
+
 Every upstream attempt counts one request (retries and fallbacks included); tokens are added from each
 answer's usage. A channel at or over a cap is not eligible; the primary at its cap ends the request with
 429 `budget_hard_limit`, with no fallback (a budget failure is policy, not an operational failure).
@@ -23,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.logs import LOG
@@ -33,6 +39,8 @@ if TYPE_CHECKING:
 
 REQUESTS = "requests"
 TOKENS = "tokens"
+#: Shared counters outlive their day by one more, so an instance whose clock is a little off still finds them.
+SHARED_TTL_SECONDS = 2 * 86400
 #: The longest a count may sit only in memory.
 FLUSH_DELAY_SECONDS = 1.0
 FILE_NAME = "budgets.json"
@@ -51,10 +59,22 @@ class Exceeded:
     kind: str  # requests | tokens
     used: int
     limit: int
+    unverified: bool = False  # the shared count could not be read (fail-closed)
 
     @property
     def message(self) -> str:
+        if self.unverified:
+            return (f"daily {self.kind} budget for {self.target} cannot be checked: the shared state store is "
+                    "unreachable (dubnium.shared_state.budgets_when_unreachable: closed)")
         return f"daily {self.kind} budget for {self.target} is used up ({self.used}/{self.limit})"
+
+
+class SharedCounters(Protocol):
+    """Counters shared between instances (shared.store.SharedState)."""
+
+    def add(self, key: str, amount: int, ttl: int) -> None: ...
+
+    async def read(self, keys: Sequence[str]) -> tuple[list[int], bool]: ...
 
 
 @dataclass(slots=True)
@@ -114,13 +134,16 @@ class Budgets:
             found = self._memo[key] = tuple(b for b in self._budgets if self._covers(b.target, channel))
         return found
 
-    def exceeded(self, channel: Channel, usage: Usage) -> Exceeded | None:
+    def exceeded(self, channel: Channel, usage: Usage, *, unverified: bool = False) -> Exceeded | None:
         for b in self.applying(channel):
             for kind, limit in ((REQUESTS, b.daily_requests), (TOKENS, b.daily_tokens)):
                 used = usage.get(b.target, kind)
-                if limit is not None and used >= limit:
-                    return Exceeded(b.target, kind, used, limit)
+                if limit is not None and (unverified or used >= limit):
+                    return Exceeded(b.target, kind, used, limit, unverified=unverified)
         return None
+
+    def targets(self) -> list[str]:
+        return list(dict.fromkeys(b.target for b in self._budgets))
 
     def _covers(self, target: str, channel: Channel) -> bool:
         if target == channel.model or target == channel.name:
@@ -133,10 +156,14 @@ class Budgets:
         return False
 
 
+def shared_key(day: str, target: str, kind: str) -> str:
+    return f"budget:{day}:{target}:{kind}"
+
+
 class BudgetStore:
     """The persisted `Usage`; the only part of the policy layer that touches files."""
 
-    __slots__ = ("path", "usage", "problem", "_today", "_pending", "_dirty")
+    __slots__ = ("path", "usage", "problem", "_today", "_pending", "_dirty", "shared", "fail_closed", "unverified")
 
     def __init__(self, path: Path, *, today: Callable[[], str] = local_day) -> None:
         self.path = path
@@ -144,6 +171,9 @@ class BudgetStore:
         self._pending: asyncio.TimerHandle | None = None
         self._dirty = False
         self.problem: str | None = None
+        self.shared: SharedCounters | None = None
+        self.fail_closed = True
+        self.unverified = False  # the last `sync` could not read the shared counts
         self.usage = Usage(day=today())
         try:
             self.usage = Usage.from_json(path.read_text(encoding="utf-8"))
@@ -161,7 +191,26 @@ class BudgetStore:
 
     def exceeded(self, budgets: Budgets, channel: Channel) -> Exceeded | None:
         self.usage.roll(self._today())
-        return budgets.exceeded(channel, self.usage)
+        return budgets.exceeded(channel, self.usage, unverified=self.unverified and self.fail_closed)
+
+    async def sync(self, budgets: Budgets) -> None:
+        """Take today's totals of all instances from the shared store (before a request is admitted)."""
+        if self.shared is None or not budgets:
+            return
+        usage = self.today()
+        targets = budgets.targets()
+        keys = [shared_key(usage.day, t, kind) for t in targets for kind in (REQUESTS, TOKENS)]
+        values, fresh = await self.shared.read(keys)
+        self.unverified = not fresh
+        if not fresh or usage.day != self._today():
+            return
+        # Counts only grow within a day, and the local count is a past shared total plus this instance's own
+        # counts since: the larger of both is never more than the truth (but covers an increment of ours that a
+        # concurrent read missed).
+        for i, target in enumerate(targets):
+            entry = usage.counts.setdefault(target, {REQUESTS: 0, TOKENS: 0})
+            entry[REQUESTS] = max(entry.get(REQUESTS, 0), values[2 * i])
+            entry[TOKENS] = max(entry.get(TOKENS, 0), values[2 * i + 1])
 
     def record(self, budgets: Budgets, channel: Channel, *, requests: int = 0,
                tokens: int = 0) -> list[tuple[str, str, int]]:
@@ -175,6 +224,9 @@ class BudgetStore:
             if amount > 0:
                 self.usage.add(targets, kind, amount)
                 changed.extend((t, kind, self.usage.get(t, kind)) for t in targets)
+                if self.shared is not None:
+                    for t in targets:
+                        self.shared.add(shared_key(self.usage.day, t, kind), amount, SHARED_TTL_SECONDS)
         self._dirty = True
         self._schedule()
         return changed

@@ -8,7 +8,10 @@ asked for in the stream), so get a fresh one per upstream attempt:
     request(body, model_id) -> dict     client body → upstream body; BadRequest if it cannot be expressed
     response(body) -> dict              upstream JSON → client JSON
     stream() -> StreamTranslator        feed(bytes) -> bytes, finish() -> bytes, error(message) -> bytes,
-                                        usage (tokens seen), anomalies (upstream events kept as comments)
+                                        usage (tokens seen), anomalies (upstream events kept as comments),
+                                        started (an answer has begun), failure (why the stream failed)
+
+`PassThroughStream(api)` is the StreamTranslator of a same-API stream.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from plano_daemon.translate.anthropic_to_chat import MessagesToChat
 from plano_daemon.translate.chat_to_anthropic import ChatToMessages
 from plano_daemon.translate.responses_to_anthropic import ResponsesToMessages
 from plano_daemon.translate.responses_to_chat import ResponsesToChat
-from plano_daemon.translate.stream_base import Usage
+from plano_daemon.translate.passthrough import PassThroughStream
 from plano_daemon.wire.apis import CHAT, MESSAGES, RESPONSES
+from plano_daemon.wire.usage import Usage
 
 
 class StreamTranslator(Protocol):
@@ -33,6 +37,12 @@ class StreamTranslator(Protocol):
 
     @property
     def done(self) -> bool: ...
+
+    @property
+    def started(self) -> bool: ...
+
+    @property
+    def failure(self) -> str | None: ...
 
     def feed(self, chunk: bytes) -> bytes: ...
 
@@ -68,4 +78,4 @@ def translation_for(client_api: str, upstream_api: str) -> Translation | None:
                            status=501, code="not_implemented") from None
 
 
-__all__ = ["StreamTranslator", "Translation", "Usage", "translation_for"]
+__all__ = ["PassThroughStream", "StreamTranslator", "Translation", "Usage", "translation_for"]

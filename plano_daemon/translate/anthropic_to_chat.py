@@ -17,12 +17,15 @@ from plano_daemon.translate.mappings import (
     tool_to_chat,
 )
 from plano_daemon.translate.stream_base import as_int
+from plano_daemon.translate.system_prompt import settle_system
 
 _PASSED = ("temperature", "top_p", "stream")
 
 
 def messages_to_chat(system: Any, messages: Any) -> list[dict[str, Any]]:
-    """Anthropic system + messages → chat messages; tool results become tool messages, in order."""
+    """Anthropic system + messages → chat messages; tool results become tool messages, in order.
+
+    System messages inside `messages` are placed as `settle_system` says (one system message, first)."""
     if not isinstance(messages, list):
         raise BadRequest("`messages` must be a list")
     out: list[dict[str, Any]] = []
@@ -31,10 +34,12 @@ def messages_to_chat(system: Any, messages: Any) -> list[dict[str, Any]]:
     elif isinstance(system, list) and system:
         out.append({"role": "system", "content": [{"type": "text", "text": text_of([b])} for b in system]})
     for i, msg in enumerate(messages):
-        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
-            raise BadRequest(f"messages[{i}]: role must be 'user' or 'assistant'")
+        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant", "system"):
+            raise BadRequest(f"messages[{i}]: role must be 'user', 'assistant' or 'system'")
         content = msg.get("content")
-        if isinstance(content, str):
+        if msg["role"] == "system":  # Claude Code sends one at messages[1]; the API accepts it
+            out.append({"role": "system", "content": text_of(content)})
+        elif isinstance(content, str):
             out.append({"role": msg["role"], "content": content})
         elif not isinstance(content, list):
             raise BadRequest(f"messages[{i}].content must be a string or a list of blocks")
@@ -42,7 +47,7 @@ def messages_to_chat(system: Any, messages: Any) -> list[dict[str, Any]]:
             out.append(_assistant_to_chat(content))
         else:
             out.extend(_user_to_chat(content))
-    return out
+    return settle_system(out)
 
 
 def _assistant_to_chat(blocks: list[Any]) -> dict[str, Any]:

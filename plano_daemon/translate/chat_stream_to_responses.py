@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,28 +57,65 @@ class ResponseIds:
         return f"{prefix}_{self.base}_{index}"
 
 
+#: Set for a request whose response will be stored (`state_storage`): its id must then name one conversation
+#: only, and some servers reuse ids (Ollama draws them from 1000), so a random part is added.
+UNIQUE_RESPONSE_IDS: ContextVar[bool] = ContextVar("unique_response_ids", default=False)
+
+
 def response_ids(upstream_id: Any) -> ResponseIds:
     if isinstance(upstream_id, str) and upstream_id:
-        return ResponseIds(upstream_id.removeprefix("chatcmpl-").removeprefix("msg_"))
+        base = upstream_id.removeprefix("chatcmpl-").removeprefix("msg_")
+        return ResponseIds(f"{base}_{uuid.uuid4().hex[:12]}" if UNIQUE_RESPONSE_IDS.get() else base)
     return ResponseIds(uuid.uuid4().hex[:24])
 
 
 @dataclass(frozen=True, slots=True)
+class ToolOrigin:
+    """What a chat function name stands for in the client's request: a tool, maybe in a namespace,
+    maybe custom (free-form input)."""
+
+    name: str
+    namespace: str | None = None
+    custom: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseShape:
-    """The request fields a Response object echoes, and which tools are custom (free-form)."""
+    """The request fields a Response object echoes, and what each chat function name maps back to."""
 
     echo: dict[str, Any] = field(default_factory=dict)
     custom: frozenset[str] = frozenset()
+    #: Chat function name → the client's tool, for names that are not plain function tools.
+    origins: dict[str, ToolOrigin] = field(default_factory=dict)
+
+    def call_item(self, chat_name: str, *, item_id: str, call_id: str, payload: str) -> dict[str, Any]:
+        """A function_call or custom_tool_call output item, with the client's name and namespace."""
+        origin = self.origins.get(chat_name) or ToolOrigin(chat_name, custom=chat_name in self.custom)
+        item: dict[str, Any]
+        if origin.custom:
+            item = {"type": "custom_tool_call", "id": item_id, "call_id": call_id, "name": origin.name,
+                    "input": custom_input(payload)}
+        else:
+            item = {"type": "function_call", "id": item_id, "call_id": call_id, "name": origin.name,
+                    "arguments": payload}
+        if origin.namespace is not None:
+            item["namespace"] = origin.namespace
+        return item
+
+    def is_custom(self, chat_name: str) -> bool:
+        origin = self.origins.get(chat_name)
+        return origin.custom if origin is not None else chat_name in self.custom
 
     @classmethod
-    def from_request(cls, body: dict[str, Any], custom: frozenset[str]) -> ResponseShape:
+    def from_request(cls, body: dict[str, Any], custom: frozenset[str],
+                     origins: dict[str, ToolOrigin] | None = None) -> ResponseShape:
         echo = {"instructions": body.get("instructions"), "tools": body.get("tools") or [],
                 "tool_choice": body.get("tool_choice", "auto"),
                 "parallel_tool_calls": body.get("parallel_tool_calls", True),
                 "temperature": body.get("temperature"), "top_p": body.get("top_p"),
                 "max_output_tokens": body.get("max_output_tokens"), "reasoning": body.get("reasoning"),
                 "metadata": body.get("metadata") or {}, "text": body.get("text") or {"format": {"type": "text"}}}
-        return cls(echo=echo, custom=custom)
+        return cls(echo=echo, custom=custom, origins=origins or {})
 
     def render(self, response_id: str, *, created_at: int, model: Any, output: list[dict[str, Any]],
                finish_reason: Any, usage: dict[str, Any] | None, status: str | None = None) -> dict[str, Any]:
@@ -167,12 +205,13 @@ class ChatStreamToResponses(ChatChunkStream):
             index = len(self._items)
             name = function.get("name") or ""
             call_id = call.get("id") or f"call_{self._ids.base}_{index}"
-            if name in self._shape.custom:
-                item = {"type": "custom_tool_call", "id": self._ids.item(index, "ctc"), "call_id": call_id,
-                        "name": name, "input": "", "arguments": ""}
-            else:
-                item = {"type": "function_call", "id": self._ids.item(index, "fc"), "call_id": call_id,
-                        "name": name, "arguments": "", "status": "in_progress"}
+            custom = self._shape.is_custom(name)
+            item = self._shape.call_item(name, item_id=self._ids.item(index, "ctc" if custom else "fc"),
+                                         call_id=call_id, payload="")
+            item["chat_name"] = name
+            item["arguments"] = ""
+            if not custom:
+                item["status"] = "in_progress"
             self._items.append(item)
             self._calls[key] = index
             self._open = index
@@ -230,8 +269,10 @@ def _text_part(text: str) -> dict[str, Any]:
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:
-    """A copy of an item as clients see it (custom calls keep their raw arguments to themselves)."""
+    """A copy of an item as clients see it (calls keep their chat name, custom ones their raw arguments,
+    to themselves)."""
     out = dict(item)
+    out.pop("chat_name", None)
     if out["type"] == "custom_tool_call":
         out.pop("arguments", None)
     return out

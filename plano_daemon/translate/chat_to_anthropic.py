@@ -56,7 +56,23 @@ def chat_to_messages(messages: Any) -> tuple[Any, list[dict[str, Any]]]:
         else:
             raise BadRequest(f"messages[{i}]: unknown role {role!r}")
         tool_turn = None
-    return _system(system), out
+    return _system(system), merge_same_role(out)
+
+
+def merge_same_role(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive turns of one role become one turn, their blocks in order, as the Anthropic API itself
+    combines them; some Anthropic-compatible servers reject them instead."""
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        if out and out[-1]["role"] == msg["role"]:
+            out[-1] = {"role": msg["role"], "content": [*_blocks(out[-1]["content"]), *_blocks(msg["content"])]}
+        else:
+            out.append(msg)
+    return out
+
+
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
 
 
 def _system(parts: list[Any]) -> Any:

@@ -52,6 +52,14 @@ class ComposedStream:
     def done(self) -> bool:
         return self._second.done
 
+    @property
+    def started(self) -> bool:
+        return self._first.started and self._second.started
+
+    @property
+    def failure(self) -> str | None:
+        return self._first.failure or self._second.failure
+
     def feed(self, chunk: bytes) -> bytes:
         return self._second.feed(self._first.feed(chunk))
 

@@ -1,27 +1,22 @@
 """What every stream translator shares: SSE bytes in, decoded JSON events to a subclass, SSE bytes out.
 
 Subclasses implement `_on_json` (one upstream event), `_on_done` (the upstream's `[DONE]`), `_close`
-(closing events at EOF, emitted once) and `_error_event`. The base guarantees, for any chunking of the
-upstream bytes: events reach the subclass in order and complete; an event that is not JSON, or that
-the subclass does not understand, is forwarded as an SSE comment (visible on the wire, ignored by every
-SDK) and counted in `anomalies`; nothing is emitted after the terminal event.
+(the closing events after the upstream's own end event) and `_error_event`. The base guarantees, for any
+chunking of the upstream bytes: events reach the subclass in order and complete; an event that is not
+JSON, or that the subclass does not understand, is forwarded as an SSE comment (visible on the wire,
+ignored by every SDK) and counted in `anomalies`; nothing is emitted after the terminal event. An
+upstream that stops before its end event ([DONE], message_stop) gets an error event, never a made-up
+normal ending; `failure` then says why (also after an error the upstream sent, or `error()`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from plano_daemon.wire.sse import SSEEvent, SSEParser, encode
-
-
-@dataclass(slots=True)
-class Usage:
-    """Tokens reported by the upstream so far, for metrics; zero when it reported none."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
+from plano_daemon.translate.passthrough import EMPTY, TRUNCATED
+from plano_daemon.wire.sse import SSEEvent, SSEParser, comment, encode
+from plano_daemon.wire.usage import Usage
 
 
 def dumps(obj: Any) -> str:
@@ -32,12 +27,6 @@ def sse(obj: dict[str, Any], event: str | None = None) -> bytes:
     return encode(dumps(obj), event=event)
 
 
-def comment(raw: bytes) -> bytes:
-    """An upstream event we cannot translate, kept on the wire as comment lines."""
-    text = raw.decode("utf-8", errors="replace").strip("\n")
-    return "".join(f": {line}\n" for line in text.split("\n")).encode() + b"\n"
-
-
 def as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -45,13 +34,20 @@ def as_int(value: Any) -> int:
 class StreamTranslatorBase:
     """Feed upstream SSE bytes in any chunking; get client SSE bytes back."""
 
-    __slots__ = ("_parser", "_done", "usage", "anomalies")
+    __slots__ = ("_parser", "_done", "_answered", "failure", "usage", "anomalies")
 
     def __init__(self) -> None:
         self._parser = SSEParser()
         self._done = False
+        self._answered = False
+        self.failure: str | None = None
         self.usage = Usage()
         self.anomalies = 0
+
+    @property
+    def started(self) -> bool:
+        """True once an upstream event was understood and produced client bytes: an answer has begun."""
+        return self._answered
 
     @property
     def done(self) -> bool:
@@ -62,18 +58,17 @@ class StreamTranslatorBase:
         return self._translate(self._parser.feed(chunk))
 
     def finish(self) -> bytes:
-        """At upstream EOF: any event still buffered, then the closing events, exactly once."""
+        """At upstream EOF: any event still buffered; if the upstream never sent its end event, the
+        client's terminal error event (a cut stream is a failure, not a short answer)."""
         out = self._translate(self._parser.flush())
-        if self._done:
-            return out
-        self._done = True
-        return out + self._close()
+        return out + self.error(TRUNCATED if self._answered else EMPTY)
 
     def error(self, message: str) -> bytes:
         """A terminal error event in the client's dialect; nothing if the stream already ended."""
         if self._done:
             return b""
         self._done = True
+        self.failure = message
         return self._error_event(message)
 
     def _translate(self, events: list[SSEEvent]) -> bytes:
@@ -83,8 +78,7 @@ class StreamTranslatorBase:
                 break
             data = ev.data.strip()
             if data == "[DONE]":
-                self._done = True
-                out.append(self._close())
+                out.append(self._close_done() if self._answered else self.error(EMPTY))
                 continue
             try:
                 obj = json.loads(data)
@@ -95,15 +89,19 @@ class StreamTranslatorBase:
                 self.anomalies += 1
                 out.append(comment(ev.raw))
             else:
+                self._answered = self._answered or (bool(produced) and not self._done)
                 out.append(produced)
         return b"".join(out)
+
+    def _close_done(self) -> bytes:
+        self._done = True
+        return self._close()
 
     def _upstream_error(self, obj: dict[str, Any]) -> bytes:
         """An error the upstream reported inside the stream becomes the client's terminal error."""
         err = obj.get("error")
         message = err.get("message") if isinstance(err, dict) else err
-        self._done = True
-        return self._error_event(str(message or "upstream reported an error"))
+        return self.error(str(message or "upstream reported an error"))
 
     def _on_json(self, event: str | None, obj: dict[str, Any]) -> bytes | None:
         """Client bytes for one upstream event (maybe b""), or None when the event is not understood."""
@@ -131,8 +129,8 @@ class ChatChunkStream(StreamTranslatorBase):
     def _on_json(self, event: str | None, obj: dict[str, Any]) -> bytes | None:
         if "error" in obj and "choices" not in obj:
             return self._upstream_error(obj)
-        choices = obj.get("choices", [])
-        if not isinstance(choices, list):
+        choices = obj.get("choices", [] if isinstance(obj.get("usage"), dict) else None)
+        if not isinstance(choices, list):  # not a chat.completion.chunk (a usage-only one may omit choices)
             return None
         out: list[bytes] = []
         if not self._started:

@@ -39,6 +39,9 @@ class FakeUpstream:
         self._script: deque[Behaviour] = deque()
         self.default: Behaviour = answer_like_provider
         self.url = ""  # http://127.0.0.1:PORT, set once started
+        #: GET */models answers these ids, with vLLM's `max_model_len` when set (model id → window).
+        self.models: dict[str, int | None] = {}
+        self.model_list_requests: list[Received] = []
 
     @property
     def base_url(self) -> str:
@@ -55,6 +58,11 @@ class FakeUpstream:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         rec = Received(request.method, request.path, dict(request.headers), await request.read())
+        if request.method == "GET" and request.path.endswith("/models"):  # like vLLM; not a scripted call
+            self.model_list_requests.append(rec)
+            data = [{"id": m, "object": "model", **({"max_model_len": n} if n else {})}
+                    for m, n in self.models.items()]
+            return web.json_response({"object": "list", "data": data})
         self.received.append(rec)
         behaviour = self._script.popleft() if self._script else self.default
         return await behaviour(request, rec)

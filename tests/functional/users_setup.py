@@ -17,7 +17,7 @@ PREFIX_OF = {"openai": "local", "openrouter": "openrouter", "nous": "nous", "ope
 #: The embedded router sends this to the "planning work" route, served by a cloud model.
 PLANNING = [{"role": "user", "content": "plan and decompose the migration of our billing system into milestones"}]
 #: ... and this to "cloud general work", served by cloud-general's model.
-GENERAL = [{"role": "user", "content": "what is the capital of France? general chat"}]
+GENERAL = [{"role": "user", "content": "let's have a general chat about the history of jazz"}]
 TRUSTED = {"X-Privacy-Class": "trusted_cloud_ok"}
 
 

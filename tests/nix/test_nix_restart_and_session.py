@@ -32,7 +32,7 @@ def test_listener_and_start_bound_dubnium_settings_restart() -> None:
 
 def test_restart_settings_match_what_the_daemon_keeps_on_reload() -> None:
     """The Nix list and plano_daemon.server.restart_only_changes name the same settings."""
-    from plano_daemon.config import load_config
+    from plano_daemon.config.load import load_config
     from plano_daemon.server import restart_only_changes
 
     text = "version: v0.4.0\nlisteners: [{name: e, type: model, address: 127.0.0.1, port: 12000}]\n" \

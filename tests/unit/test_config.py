@@ -63,7 +63,8 @@ def test_llm_providers_and_legacy_listener_object_migrate() -> None:
 def test_env_file_values_and_braced_references() -> None:
     text = "version: v0.4.0\nmodel_providers:\n  - model: x/m\n    base_url: http://${HOST}:8000/v1\n" \
            "    access_key: ${KEY}\n"
-    env_file = parse_env_file('# comment\nexport HOST=127.0.0.1\nKEY="quoted value"\n')
+    env_file, problems = parse_env_file('# comment\nexport HOST=127.0.0.1\nKEY="quoted value"\n')
+    assert problems == []
     cfg = load_config(None, text=text, environ=env_file).config
     ch = Catalog(cfg).resolve("x/m")
     assert ch is not None and ch.url("chat") == "http://127.0.0.1:8000/v1/chat/completions"
@@ -172,11 +173,29 @@ def test_plano_settings_the_gateway_does_not_act_on_are_named_at_load() -> None:
     text = yaml.safe_dump({
         "listeners": [{"port": 0, "max_retries": 3}],
         "model_providers": [{"model": "local/m", "base_url": "http://127.0.0.1:8000/v1"}],
-        "ratelimits": [{"model": "local/m", "limit": 10}], "prompt_guards": {"input_guards": {}},
-        "routing": {"model": "Arch-Router", "session_cache": {"type": "redis"}}})
+        "prompt_guards": {"input_guards": {}}, "routing": {"model": "Arch-Router"}})
     warnings = load_config(None, text=text, environ={}).warnings
-    for where in ("listeners[0].max_retries", "ratelimits", "prompt_guards", "routing.model", "routing.session_cache"):
+    for where in ("listeners[0].max_retries", "prompt_guards", "routing.model"):
         assert any(w.startswith(f"{where}: ") for w in warnings), where
     plain = yaml.safe_dump({"listeners": [{"port": 0}],
                             "model_providers": [{"model": "local/m", "base_url": "http://127.0.0.1:8000/v1"}]})
     assert load_config(None, text=plain, environ={}).warnings == []
+
+
+def test_session_cache_and_ratelimits_follow_planos_schema() -> None:
+    base = {"listeners": [{"port": 0}], "model_providers": [{"model": "local/m", "base_url": "http://127.0.0.1:8000/v1"}]}
+    with pytest.raises(ConfigError) as info:
+        load_config(None, text=yaml.safe_dump({**base, "routing": {"session_cache": {"type": "redis"}}}), environ={})
+    assert any("url` is required when type is redis" in p for p in info.value.problems)
+    with pytest.raises(ConfigError) as info:
+        load_config(None, text=yaml.safe_dump({**base, "ratelimits": [{"model": "local/m", "limit": 10}]}), environ={})
+    assert any(p.startswith("ratelimits[0].") for p in info.value.problems)
+    good = {**base, "routing": {"session_cache": {"type": "redis", "url": "redis://:${REDIS_PW}@127.0.0.1:6379"},
+                                "route_on_user_only": True},
+            "ratelimits": [{"model": "local/m", "selector": {"key": "x-user-id", "value": "*"},
+                            "limit": {"tokens": 1000, "unit": "minute"}}]}
+    loaded = load_config(None, text=yaml.safe_dump(good), environ={"REDIS_PW": "hunter2"})
+    assert loaded.warnings == []
+    assert loaded.config.routing.session_cache is not None
+    assert loaded.config.routing.session_cache.url == "redis://:hunter2@127.0.0.1:6379"
+    assert "hunter2" in loaded.secrets  # never printed: redacted like a provider key

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from pathlib import Path
 
+import pytest
+
 from plano_daemon.config.schema import LedgerSettings
-from plano_daemon.ledger import LedgerWriter, decision_record, ledger_path
+from plano_daemon.ledger import LedgerWriter, decision_record, ledger_path, repair_tail
 
 REQUIRED = {"request_id", "timestamp", "task", "privacy_class", "data_classes", "decision_outcome",
             "selected_source", "candidate_sources", "eligible_sources", "ranked_sources", "rejected_sources",
             "policy_denials", "decision_reasons", "affinity_key", "fallback_policy", "fallbacks", "usage",
-            "requested_model", "router", "router_error", "attempts"}
+            "requested_model", "router", "router_error", "attempts", "error"}
 
 
 def record(**kw: object) -> dict:
@@ -39,11 +43,12 @@ async def test_writer_appends_one_valid_json_line_per_record(tmp_path: Path):
     writer = LedgerWriter(tmp_path / "sub" / "route-decisions.jsonl", max_bytes=1 << 20, backups=2)
     for i in range(3):
         writer.append(record(request_id=f"r{i}"))
-    assert writer.pending == 3 and not writer.path.exists()  # appending does no I/O
+    assert not writer.path.exists()  # appending does no I/O
     await writer.flush()
     lines = writer.path.read_text().splitlines()
     assert [json.loads(x)["request_id"] for x in lines] == ["r0", "r1", "r2"]
-    assert writer.pending == 0
+    await writer.flush()
+    assert len(writer.path.read_text().splitlines()) == 3  # flushed records are not written twice
     assert writer.path.stat().st_mode & 0o777 == 0o600
 
 
@@ -81,3 +86,68 @@ async def test_close_on_an_unwritable_path_logs_and_does_not_raise(tmp_path: Pat
                                   selected="m", candidates=["m"], ranked=["m"], router="none"))
     await writer.close()
     assert "cannot write" in caplog.text and "records dropped" in caplog.text
+
+
+async def test_a_lone_surrogate_is_written_and_reads_back_as_the_same_string(tmp_path: Path):
+    writer = LedgerWriter(tmp_path / "l.jsonl", max_bytes=1 << 20, backups=1)
+    writer.append(record(requested_model="\ud800", request_id="bad"))
+    writer.append(record(requested_model="modèle", request_id="good"))
+    await writer.flush()
+    lines = [json.loads(x) for x in (tmp_path / "l.jsonl").read_text().splitlines()]
+    assert [x["requested_model"] for x in lines] == ["\ud800", "modèle"]
+
+
+async def test_the_flush_task_survives_errors_keeps_records_and_retries(tmp_path: Path, caplog):
+    blocker = tmp_path / "later-a-directory"
+    blocker.write_text("")
+    writer = LedgerWriter(blocker / "l.jsonl", max_bytes=1 << 20, backups=1, flush_interval=0.01)
+    writer.start()
+    writer.append(record(request_id="kept"))
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if "cannot write" in caplog.text:
+            break
+    assert "cannot write" in caplog.text and "retrying" in caplog.text
+    assert writer.pending == 1
+    blocker.unlink()  # the operator fixes the path: the same task writes the kept record
+    blocker.mkdir()
+    for _ in range(1000):
+        await asyncio.sleep(0.01)
+        if writer.pending == 0:
+            break
+    await writer.close()
+    assert [json.loads(x)["request_id"] for x in (blocker / "l.jsonl").read_text().splitlines()] == ["kept"]
+
+
+async def test_the_backlog_is_bounded_and_drops_are_counted(tmp_path: Path):
+    dropped: list[int] = []
+    blocker = tmp_path / "f"
+    blocker.write_text("")
+    writer = LedgerWriter(blocker / "l.jsonl", max_bytes=1 << 20, backups=1, max_backlog=5,
+                          on_drop=dropped.append)
+    for i in range(8):
+        writer.append(record(request_id=f"r{i}"))
+    with pytest.raises(OSError):
+        await writer.flush()
+    assert writer.pending == 5 and sum(dropped) == 3 == writer.dropped
+
+
+def test_a_torn_last_line_is_cut_and_complete_lines_kept(tmp_path: Path):
+    path = tmp_path / "l.jsonl"
+    path.write_bytes(b'{"a":1}\n{"b":2}\n{"c":')
+    assert repair_tail(path) == 5
+    assert path.read_bytes() == b'{"a":1}\n{"b":2}\n'
+    assert repair_tail(path) == 0
+    path.write_bytes(b'{"torn')
+    assert repair_tail(path) == 6 and path.read_bytes() == b""
+    assert repair_tail(tmp_path / "absent") == 0
+
+
+async def test_the_first_write_after_a_crash_starts_on_its_own_line(tmp_path: Path):
+    path = tmp_path / "l.jsonl"
+    path.write_bytes(b'{"request_id":"before"}\n{"request_id":"to')
+    writer = LedgerWriter(path, max_bytes=1 << 20, backups=1)
+    writer.append(record(request_id="after"))
+    await writer.close()
+    assert [json.loads(x)["request_id"] for x in path.read_text().splitlines()] == ["before", "after"]
+    assert os.stat(path).st_size == len(path.read_bytes())

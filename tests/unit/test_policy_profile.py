@@ -24,7 +24,7 @@ def test_the_users_profile_loads_with_local_only_as_the_default_class() -> None:
     profile = load_profile(FIXTURE)
     assert profile.profile == "local-first-dev"
     assert profile.default_class == "local_only"
-    assert profile.source_for_alias("cloud-general").privacy_boundary == "trusted_cloud"
+    assert next(s for s in profile.sources if s.plano_alias == "cloud-general").privacy_boundary == "trusted_cloud"
     assert "privacy_violation" in profile.fallback.forbidden_reasons
     assert profile.affinity.key_sources[0] == "anthesis_execution_id"
 

@@ -135,11 +135,31 @@ def test_chat_to_anthropic_lifecycle_content_and_chunking(s: Script, cuts: list[
     assert final["usage"] == {"input_tokens": s.usage[0], "output_tokens": s.usage[1]}
 
 
-def test_empty_upstream_still_gets_a_well_formed_anthropic_envelope() -> None:
+def test_empty_upstream_is_a_failure_not_an_empty_answer() -> None:
     t = ChatStreamToAnthropic()
     evs = events(t.finish())
-    check_anthropic_lifecycle(evs)
+    assert [name for name, _ in evs] == ["error"] and not t.started
+    assert t.failure == "the upstream stream ended without an answer"
     assert t.finish() == b"" and t.feed(b'data: {"choices":[]}\n\n') == b""
+    only_done = ChatStreamToAnthropic()
+    assert [name for name, _ in events(only_done.feed(b"data: [DONE]\n\n"))] == ["error"]
+
+
+def test_chat_stream_cut_before_done_ends_with_an_error_not_end_turn() -> None:
+    t = ChatStreamToAnthropic()
+    out = run(t, chat_stream(Script(["hi"], [], "stop", (1, 1))).split(b"data: [DONE]")[0])
+    kinds = [name for name, _ in events(out)]
+    assert kinds[-1] == "error" and "message_stop" not in kinds
+    assert t.failure == "the upstream stream ended before its end event"
+
+
+def test_wrong_shape_and_html_are_anomalies_not_an_answer() -> None:
+    for junk in (b'data: {"foo": 1}\n\n', b"<html><body>502 Bad Gateway</body></html>\n\n"):
+        for t in (ChatStreamToAnthropic(), ChatStreamToResponses(), AnthropicStreamToChat()):
+            t.feed(junk)
+            assert not t.started, (t, junk)
+            t.finish()
+            assert t.failure == "the upstream stream ended without an answer"
 
 
 def test_nothing_follows_message_stop() -> None:
@@ -210,12 +230,12 @@ def test_anthropic_error_event_becomes_a_chat_error_and_ends_the_stream() -> Non
     assert t.finish() == b""
 
 
-def test_truncated_anthropic_stream_still_ends_with_finish_and_done() -> None:
+def test_truncated_anthropic_stream_ends_with_a_chat_error_not_done() -> None:
     t = AnthropicStreamToChat()
     out = run(t, anthropic_stream(Script(["x"], [], "stop", (1, 1))).split(b"event: message_delta")[0])
     evs = events(out)
-    assert evs[-1] == (None, "[DONE]")
-    assert evs[-2][1]["choices"][0]["finish_reason"] == "stop"
+    assert "error" in evs[-1][1] and (None, "[DONE]") not in evs
+    assert all(c["choices"][0]["finish_reason"] is None for _, c in evs[:-1])
 
 
 # --- chat upstream → Responses client -----------------------------------------------------------------
