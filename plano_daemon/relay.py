@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from plano_daemon.catalog import Channel
+from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.errors import GatewayError, UpstreamFailure
 from plano_daemon.request_context import Ctx
 from plano_daemon.runtime import Runtime, Services
 from plano_daemon.translate import StreamTranslator, Translation
-from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, read_all
+from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, TransportKind, read_all
 from plano_daemon.wire.answers import answer_problem
 from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.usage import Usage, answer_usage
@@ -35,6 +35,17 @@ def upstream_host(channel: Channel) -> str:
     parts = urlsplit(channel.origin)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{parts.hostname}:{port}"
+
+
+_secrets_of: tuple[object, list[bytes]] = (None, [])
+
+
+def secrets_for(catalog: Catalog) -> list[bytes]:
+    """`secret_values` of a config's channels, computed once per config (a reload builds a new catalog)."""
+    global _secrets_of
+    if _secrets_of[0] is not catalog:
+        _secrets_of = (catalog, secret_values(catalog.channels))
+    return _secrets_of[1]
 
 
 def secret_values(channels: Iterable[Channel]) -> list[bytes]:
@@ -78,12 +89,11 @@ def _upstream_message(data: bytes) -> str | None:
         return data[:500].decode("utf-8", errors="replace") or None
     if isinstance(parsed, dict):
         err = parsed.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"]
-        if isinstance(err, str):
-            return err
-        if isinstance(parsed.get("message"), str):
-            return parsed["message"]
+        message = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
+        if not isinstance(message, str):
+            message = parsed.get("message")
+        if isinstance(message, str):
+            return message
     return None
 
 
@@ -91,6 +101,7 @@ def _upstream_message(data: bytes) -> str | None:
 class Answer:
     """A whole non-streaming answer, checked and already in the client's dialect."""
 
+    status: int
     body: bytes
     usage: Usage
 
@@ -116,9 +127,9 @@ async def read_answer(resp: aiohttp.ClientResponse, upstream_api: str, translati
         return TransportFailure("bad_response", problem)
     usage = answer_usage(upstream_api, parsed)
     if translation is None:
-        return Answer(data, usage)
+        return Answer(resp.status, data, usage)
     try:
-        return Answer(json.dumps(translation.response(parsed)).encode(), usage)
+        return Answer(resp.status, json.dumps(translation.response(parsed)).encode(), usage)
     except (GatewayError, ValueError, TypeError, KeyError, AttributeError):
         return TransportFailure("bad_response", "the answer cannot be translated")
 
@@ -127,13 +138,15 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
                       by: float) -> bytes | TransportFailure:
     """Read until the stream's answer has begun (the client's first bytes), by `by`. A stream that ends,
     errs or holds no event of its API before then is a failure the plan can still fail over from."""
+    out = b""  # keep-alive comments before the first event go out with it
     try:
         async with asyncio.timeout_at(by):
             while True:
                 chunk = await resp.content.readany()
-                out = converter.feed(chunk) if chunk else converter.finish()
+                out += converter.feed(chunk) if chunk else converter.finish()
                 if converter.failure is not None:
-                    kind = "upstream_error" if chunk and converter.anomalies == 0 else "bad_response"
+                    kind: TransportKind = ("upstream_error" if chunk and converter.anomalies == 0
+                                           else "bad_response")
                     return TransportFailure(kind, converter.failure)
                 if converter.started:
                     return out
@@ -148,7 +161,7 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
 async def relay_json(ctx: Ctx, services: Services, channel: Channel, answer: Answer) -> web.Response:
     ctx.input_tokens, ctx.output_tokens = answer.usage.input_tokens, answer.usage.output_tokens
     count_tokens(services, channel, ctx)
-    return web.Response(status=200, body=answer.body, content_type=JSON, headers=trace_headers(ctx))
+    return web.Response(status=answer.status, body=answer.body, content_type=JSON, headers=trace_headers(ctx))
 
 
 async def relay_stream(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
@@ -163,9 +176,10 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
     services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - sent)
     loop = asyncio.get_running_loop()
     idle = rt.timeouts.stream_idle
+    secrets = secrets_for(rt.catalog)  # an error event may quote the key, like an error body
     failure: tuple[str, str] | None = None
     try:
-        await out.write(head)
+        await out.write(mask(head, secrets))
         async with asyncio.timeout(None) as guard:
             while True:
                 guard.reschedule(min(loop.time() + idle, ctx.deadline))
@@ -174,7 +188,7 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
                     break
                 data = converter.feed(chunk)
                 if data:
-                    await out.write(data)
+                    await out.write(mask(data, secrets))
     except TimeoutError:
         failure = ("timeout", "the upstream stream stalled or ran past the request deadline")
     except ConnectionResetError:  # our write to the client failed: it went away (upstream errors are aiohttp's)
@@ -202,7 +216,7 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
         stream_failed(ctx, *failure)
     try:
         if tail:
-            await out.write(tail)
+            await out.write(mask(tail, secrets))
         await out.write_eof()
     except ConnectionResetError:
         ctx.client_closed = True

@@ -17,6 +17,7 @@ from plano_daemon.logs import LOG
 from plano_daemon.runtime import Gateway, build_gateway
 from plano_daemon.systemd_notify import Notifier, run_watchdog, watchdog_interval
 from plano_daemon.web.app import make_app, make_metrics_app
+from plano_daemon.web.protocol import GatewayRunner
 
 
 @dataclass
@@ -52,7 +53,8 @@ class Server:
             raise
 
     async def _bind(self, app: web.Application, host: str, port: int, drain: float) -> None:
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
+        runner = GatewayRunner(app, headers_timeout=self.gateway.runtime.config.dubnium.timeouts.request_headers,
+                               handler_cancellation=True, access_log=None, shutdown_timeout=drain)
         await runner.setup()
         self.runners.append(runner)
         site = web.TCPSite(runner, host, port, reuse_address=True)
@@ -110,7 +112,9 @@ def restart_only_changes(old: Config, new: Config) -> list[str]:
     pairs = {"listeners": (old.listeners, new.listeners),
              "routing.session_cache": (old.routing.session_cache, new.routing.session_cache),
              **{f"dubnium.{name}": (getattr(old.dubnium, name), getattr(new.dubnium, name))
-                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger", "shared_state")}}
+                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger", "shared_state")},
+             "dubnium.timeouts.request_headers": (old.dubnium.timeouts.request_headers,
+                                                  new.dubnium.timeouts.request_headers)}
     return [where for where, (before, after) in pairs.items() if before != after]
 
 

@@ -90,6 +90,8 @@ def load_config(path: str | None, *, env_files: Sequence[str] = (),
         return _load(path, env_files=env_files, environ=environ, text=text)
     except ConfigError as exc:
         raise ConfigError(capped(exc.problems)) from None
+    except RecursionError:  # YAML that parses, nested deeper than migration or validation can walk
+        raise ConfigError([f"{path or '<config>'}: nested too deeply to be a config"]) from None
 
 
 def capped(problems: list[str], limit: int = MAX_PROBLEMS) -> list[str]:

@@ -28,7 +28,7 @@ BOUNDARIES: tuple[Boundary, ...] = ("local", "trusted_cloud", "public_cloud")
 
 
 def exposure(boundary: str) -> int:
-    return BOUNDARIES.index(boundary)  # type: ignore[arg-type]
+    return BOUNDARIES.index(boundary)
 
 
 class _Strict(BaseModel):

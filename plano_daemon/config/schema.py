@@ -317,6 +317,9 @@ class StateStorage(Strict):
 class Timeouts(Strict):
     first_byte: Duration = 120.0
     stream_idle: Duration = 120.0
+    #: How long a client may take to send its request headers, then its whole body (408 after that).
+    request_headers: Duration = 10.0
+    request_body: Duration = 60.0
 
 
 class MetricsSettings(Strict):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from plano_daemon.demo.session import Demo
@@ -23,7 +23,7 @@ ROUTING_PREFERENCES = [
      "models": [LOCAL_MODEL, "cloud/claude-sonnet"]},
 ]
 
-INLINE = {"routing_preferences": ROUTING_PREFERENCES}
+INLINE: dict[str, Any] = {"routing_preferences": ROUTING_PREFERENCES}
 
 
 def say(text: str) -> None:
@@ -32,7 +32,7 @@ def say(text: str) -> None:
 
 async def step_routing_decisions(d: Demo) -> None:
     """/routing/v1/* answers with the decision only, in three API formats; no LLM is called."""
-    cases = [
+    cases: list[tuple[str, str, dict[str, Any], str | None]] = [
         ("code generation (OpenAI format)", "/routing/v1/chat/completions",
          {"messages": [{"role": "user", "content": "Write a Python function that implements binary search"}]},
          "code_generation"),

@@ -279,7 +279,7 @@ class Plan:
         ms = min(b.base_ms * 2 ** (n - 1), b.max_ms)
         if b.jitter:
             ms *= 0.5 + 0.5 * self._rng()
-        return ms / 1000.0
+        return float(ms) / 1000.0
 
 
 def policy_for(primary: Channel, default: RetryPolicy | None) -> RetryPolicy | None:

@@ -94,7 +94,7 @@ class RedisBackend:
                 elif msg is None:
                     await pubsub.ping()  # a dead connection is noticed within a second, not at the next event
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def close(self) -> None:
         await self._client.aclose()

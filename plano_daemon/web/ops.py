@@ -1,4 +1,4 @@
-"""Operational endpoints: health, readiness, the model list, metrics, and JSON 404s."""
+"""Operational endpoints: health, readiness, the model list, metrics (404/405: web/middleware.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from plano_daemon.logs import access_line
 from plano_daemon.metrics import CONTENT_TYPE
-from plano_daemon.web.keys import GATEWAY
+from plano_daemon.web.keys import GATEWAY, WILDCARD_MODELS
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -29,7 +28,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
-    body = {"status": "draining" if gateway.draining else "ready",
+    body: dict[str, Any] = {"status": "draining" if gateway.draining else "ready",
             "providers": len(gateway.runtime.catalog.channels)}
     if gateway.services.shared is not None:  # Redis down degrades sharing, not readiness: still 200
         body["shared_state"] = gateway.services.shared.status()
@@ -50,12 +49,14 @@ async def retrieve_model(request: web.Request) -> web.Response:
             return web.json_response(model, headers=_CORS)
     body = {"error": {"message": f"model {wanted!r} is not served by this gateway", "type": "invalid_request_error",
                       "code": "model_not_found", "param": "model"}}
+    access_line(404, {"method": request.method, "path": request.path, "status": 404, "error": "model_not_found"})
     return web.json_response(body, status=404, headers=_CORS)
 
 
 async def _models(request: web.Request) -> list[dict[str, Any]]:
     gateway = request.app[GATEWAY]
-    listed = gateway.runtime.catalog.public_models()
+    catalog = gateway.runtime.catalog
+    listed = catalog.public_models() + await request.app[WILDCARD_MODELS].listed(catalog, gateway.services.pool)
     windows = gateway.services.windows
     # Self-hosted upstreams are asked once (concurrently, bounded by the fetch timeout); later calls read memory.
     channels = list(dict.fromkeys(ch for _, ch in listed))
@@ -80,9 +81,3 @@ async def metrics(request: web.Request) -> web.Response:
     body = gateway.services.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-
-async def not_found(request: web.Request) -> web.Response:
-    body = {"error": {"message": f"no route for {request.method} {request.path}", "type": "invalid_request_error",
-                      "code": "not_found", "param": None}}
-    access_line(404, {"method": request.method, "path": request.path, "status": 404})
-    return web.json_response(body, status=404)

@@ -24,7 +24,7 @@ from plano_daemon.logs import LOG, access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.relay import (
-    JSON, Answer, error_response, read_answer, relay_json, relay_stream, relay_upstream_error, secret_values,
+    JSON, Answer, error_response, read_answer, relay_json, relay_stream, relay_upstream_error, secrets_for,
     stream_head, upstream_host,
 )
 from plano_daemon.request_context import Ctx
@@ -33,7 +33,7 @@ from plano_daemon.routing.engine import NONE as NOT_ROUTED
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
-from plano_daemon.translate.limits import fit_output_limit
+from plano_daemon.translate.limits import fit_upstream
 from plano_daemon.translate.system_prompt import merge_system_runs
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
@@ -226,7 +226,7 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
     assert attempt.resp is not None
     ctx.error = f"upstream {channel.model} answered HTTP {attempt.resp.status}"
     return relay_upstream_error(attempt.resp, attempt.error_body, ctx, attempt.translation,
-                                secret_values(rt.catalog.channels))
+                                secrets_for(rt.catalog))
 
 
 @dataclass(slots=True)
@@ -264,8 +264,8 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     else:
         translated = translation.request(body, channel.model_id)
         if upstream_api == CHAT:
-            fit_output_limit(translated, model_id=channel.model_id, field=channel.max_tokens_field,
-                             window=await services.windows.window(channel, services.pool))
+            fit_upstream(translated, model_id=channel.model_id, field=channel.max_tokens_field,
+                         window=await services.windows.window(channel, services.pool))
         payload = json.dumps(translated).encode()
     headers = upstream_headers(channel, request.headers, ctx.trace, same_api=translation is None)
     loop = asyncio.get_running_loop()
@@ -283,7 +283,7 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: C
     _record_attempt(services, ctx, channel, result.status, None, time.perf_counter() - sent)
     try:
         if result.status >= 400:
-            data = await _read_error_body(result, ctx.deadline)
+            data = await _read_error_body(result, first_byte_by)
             outcome = classify(status=result.status, headers=result.headers, body=data,
                                retry_codes=retry_codes, now=time.time())
             return _Attempt(channel, translation, sent, outcome, resp=result, error_body=data)

@@ -78,8 +78,9 @@ async def test_health_and_unknown_paths(gw) -> None:
         async with s.get(f"{gw.url}/v2/whatever") as resp:
             assert resp.status == 404
             assert (await resp.json())["error"]["code"] == "not_found"
-        async with s.get(f"{gw.base_url}/chat/completions") as resp:
-            assert resp.status == 404
+        async with s.get(f"{gw.base_url}/chat/completions") as resp:  # a POST path: 405, with Allow
+            assert resp.status == 405 and resp.headers["Allow"] == "POST"
+            assert (await resp.json())["error"]["code"] == "method_not_allowed"
 
 
 async def test_metrics_count_requests_upstreams_and_tokens(gw, openai_client) -> None:

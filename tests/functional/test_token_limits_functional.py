@@ -16,11 +16,12 @@ async def test_an_anthropic_client_to_a_reasoning_model_sends_max_completion_tok
     up = await fake_upstream()
     gw = await gateway(config(provider(model, up)))
 
-    await anthropic_client(gw).messages.create(model=model, max_tokens=700,
+    await anthropic_client(gw).messages.create(model=model, max_tokens=700, extra_body={"temperature": 0.3},
                                                messages=[{"role": "user", "content": "hi"}])
 
     (rec,) = up.received
     assert rec.json["max_completion_tokens"] == 700 and "max_tokens" not in rec.json
+    assert "temperature" not in rec.json  # OpenAI's reasoning models accept only the default
     assert rec.json["model"] == model.split("/", 1)[1]
 
 
