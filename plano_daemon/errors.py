@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 
@@ -23,6 +25,8 @@ class GatewayError(Exception):
     status: int = 500
     code: str = "internal_error"
     error_type: str = "api_error"
+    #: HTTP headers the answer carries (Retry-After on a rate limit); read-only.
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
                  extra: dict[str, Any] | None = None) -> None:

@@ -161,6 +161,9 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
 async def relay_json(ctx: Ctx, services: Services, channel: Channel, answer: Answer) -> web.Response:
     ctx.input_tokens, ctx.output_tokens = answer.usage.input_tokens, answer.usage.output_tokens
     count_tokens(services, channel, ctx)
+    if ctx.turn is not None:  # state_storage: stored before the client has the answer
+        ctx.turn.answered(answer.body)
+        await ctx.turn.save(ctx)
     return web.Response(status=answer.status, body=answer.body, content_type=JSON, headers=trace_headers(ctx))
 
 
@@ -180,6 +183,10 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
     failure: tuple[str, str] | None = None
     try:
         await out.write(mask(head, secrets))
+        if ctx.turn is not None:
+            ctx.turn.feed(head)
+        if ctx.spans is not None:
+            ctx.spans.streamed(ctx.api, head)
         async with asyncio.timeout(None) as guard:
             while True:
                 guard.reschedule(min(loop.time() + idle, ctx.deadline))
@@ -188,6 +195,10 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
                     break
                 data = converter.feed(chunk)
                 if data:
+                    if ctx.turn is not None:
+                        ctx.turn.feed(data)
+                    if ctx.spans is not None:
+                        ctx.spans.streamed(ctx.api, data)
                     await out.write(mask(data, secrets))
     except TimeoutError:
         failure = ("timeout", "the upstream stream stalled or ran past the request deadline")
@@ -214,9 +225,14 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
             failure = ("upstream_error" if ended else "truncated", converter.failure)
     if failure is not None:
         stream_failed(ctx, *failure)
+    if ctx.spans is not None:
+        ctx.spans.streamed(ctx.api, tail)
     try:
         if tail:
             await out.write(mask(tail, secrets))
+        if failure is None and ctx.turn is not None:  # stored before the client sees the stream end
+            ctx.turn.feed(tail)
+            await ctx.turn.save(ctx)
         await out.write_eof()
     except ConnectionResetError:
         ctx.client_closed = True
@@ -246,4 +262,4 @@ def trace_headers(ctx: Ctx) -> dict[str, str]:
 def error_response(api: str, err: GatewayError, request_id: str) -> web.Response:
     """A gateway error as JSON in the client's dialect, named by the request's id."""
     return web.Response(status=err.status, body=error_bytes(api, err), content_type=JSON,
-                        headers={"X-Request-Id": request_id})
+                        headers={**err.headers, "X-Request-Id": request_id})

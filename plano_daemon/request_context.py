@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from plano_daemon.catalog import Channel
 from plano_daemon.policy.gate import RequestGate
+from plano_daemon.tracing import RequestSpans
 from plano_daemon.wire.trace import Trace
+
+
+class AnswerTap(Protocol):
+    """What the relay tells `state_storage` about the answer the client receives (state_store.Turn)."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def answered(self, body: bytes) -> None: ...
+
+    async def save(self, ctx: Ctx) -> None: ...
 
 
 @dataclass(slots=True)
@@ -37,6 +48,12 @@ class Ctx:
     client_closed: bool = False  # the client went away before its answer was complete
     #: Why the request failed (a 4xx's reason, an upstream failure, a stream cut after its first byte).
     error: str | None = None
+    #: state_storage: the privacy boundaries of the conversation this request continues (None: any), and
+    #: the answer to store once the client has it (None: nothing is stored).
+    confine: frozenset[str] | None = None
+    turn: AnswerTap | None = None
+    #: `tracing`: this request's spans (None: tracing is off).
+    spans: RequestSpans | None = None
 
     @property
     def request_id(self) -> str:

@@ -220,8 +220,6 @@ def _path(loc: tuple[Any, ...]) -> str:
 #: Plano settings a config may carry that this gateway accepts but does not act on, and what to use instead.
 _NOT_ACTED_ON = {
     "prompt_guards": "prompt guards are not applied",
-    "tracing": "no spans are exported (the W3C traceparent is read and propagated upstream)",
-    "state_storage": "no responses are stored (previous_response_id reaches only a Responses-API upstream)",
     "routing.llm_provider": "the router model is overrides.llm_routing_model",
     "routing.model": "the router model is overrides.llm_routing_model",
     **{key: "prompt-gateway settings are not served (only model listeners are)"
@@ -253,4 +251,7 @@ def _warnings(cfg: Config) -> list[str]:
         section, _, name = where.rpartition(".")
         if getattr(getattr(cfg, section) if section else cfg, name) is not None:
             out.append(f"{where}: accepted but not acted on; {why}")
+    if cfg.tracing is not None and cfg.tracing.exporters:
+        out.append("tracing.exporters: accepted but not acted on; spans go only to "
+                   "tracing.opentracing_grpc_endpoint (OTLP)")
     return out

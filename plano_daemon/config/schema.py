@@ -1,7 +1,7 @@
 """Pydantic models of a Plano v0.4.0 config plus our `dubnium:` extensions.
 
 Unknown keys are errors (typos must not pass silently) except in sections Plano defines loosely
-(`overrides`, `tracing`, `prompt_guards`, `ratelimits`, prompt/agent listeners), which are accepted as-is.
+(`overrides`, `prompt_guards`, `ratelimits`, prompt/agent listeners), which are accepted as-is.
 Cross-references (aliases, fallback models, routing models) are checked in `Config._check_references`.
 """
 
@@ -18,14 +18,14 @@ from plano_daemon.config.names import ModelNames, NameEntry
 from plano_daemon.config.secret import SecretText
 from plano_daemon.secret import control_characters
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 #: An HTTP header name (RFC 9110 token).
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 def parse_duration(value: Any) -> float:
-    """`120s`, `500ms`, `5m`, `1h` or a bare number of seconds → seconds."""
+    """`120s`, `500ms`, `5m`, `1h`, `30d` or a bare number of seconds → seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 500ms or 5m")
     if isinstance(value, int | float):
@@ -307,9 +307,44 @@ class Overrides(Loose):
     orchestrator_model_context_length: Annotated[int, Field(ge=256)] = 8192
 
 
+class SpanAttributes(Strict):
+    #: Request headers whose name starts with one of these become span attributes (credential headers never).
+    header_prefixes: list[str] = []
+    static: dict[str, str] = {}
+
+
+class Tracing(Strict):
+    """Plano's `tracing`: OTLP/gRPC spans to `opentracing_grpc_endpoint`, `random_sampling` percent of traces."""
+
+    random_sampling: Annotated[int, Field(ge=0, le=100)] = 100
+    trace_arch_internal: bool | None = None
+    opentracing_grpc_endpoint: str = "http://localhost:4317"
+    span_attributes: SpanAttributes = SpanAttributes()
+    exporters: list[dict[str, Any]] | None = None
+
+    @field_validator("opentracing_grpc_endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        """As Plano checks it: an http(s) URL with a host and no path."""
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"expected an http(s) URL with no path, like http://localhost:4317, got {v!r}")
+        return v
+
+
 class StateStorage(Strict):
     type: Literal["memory", "postgres"]
     connection_string: SecretText | None = None
+    #: Extension: how long a stored response can be continued (`previous_response_id`); older ones are deleted.
+    retention: Duration = 30 * 86400.0
+    #: Extension: the most responses `type: memory` keeps (the oldest go first).
+    max_entries: Annotated[int, Field(ge=1)] = 10000
+
+    @model_validator(mode="after")
+    def _postgres_needs_dsn(self) -> StateStorage:
+        if self.type == "postgres" and not self.connection_string:
+            raise ValueError("connection_string is required when type is postgres")
+        return self
 
 
 # --- dubnium: our extensions ----------------------------------------------------------------------
@@ -407,7 +442,7 @@ class Config(Strict):
     routing: RoutingSettings = RoutingSettings()
     overrides: Overrides = Overrides()
     ratelimits: list[Ratelimit] | None = None
-    tracing: dict[str, Any] | None = None
+    tracing: Tracing | None = None
     prompt_guards: dict[str, Any] | None = None
     state_storage: StateStorage | None = None
     system_prompt: str | None = None

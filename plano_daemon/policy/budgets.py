@@ -204,9 +204,13 @@ class BudgetStore:
         self.unverified = not fresh
         if not fresh or usage.day != self._today():
             return
+        # Counts only grow within a day, and the local count is a past shared total plus this instance's own
+        # counts since: the larger of both is never more than the truth (but covers an increment of ours that a
+        # concurrent read missed).
         for i, target in enumerate(targets):
             entry = usage.counts.setdefault(target, {REQUESTS: 0, TOKENS: 0})
-            entry[REQUESTS], entry[TOKENS] = values[2 * i], values[2 * i + 1]
+            entry[REQUESTS] = max(entry.get(REQUESTS, 0), values[2 * i])
+            entry[TOKENS] = max(entry.get(TOKENS, 0), values[2 * i + 1])
 
     def record(self, budgets: Budgets, channel: Channel, *, requests: int = 0,
                tokens: int = 0) -> list[tuple[str, str, int]]:

@@ -9,10 +9,12 @@ Every rejection is kept with its reasons, by source name, for `rejected_sources`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from plano_daemon.catalog import Channel
+from plano_daemon.config.profile import BOUNDARIES
 from plano_daemon.errors import PolicyDenied
 from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy, RequestClass, Verdict
@@ -25,7 +27,7 @@ class RequestGate:
     """Per-request policy state; without a profile and without budgets every check passes."""
 
     __slots__ = ("_policy", "_budgets", "_store", "request", "verdict", "eligible", "rejected", "denials",
-                 "on_usage")
+                 "on_usage", "on_tokens")
 
     def __init__(self, *, policy: Policy | None, budgets: Budgets | None, store: BudgetStore | None,
                  headers: Mapping[str, str],
@@ -39,6 +41,8 @@ class RequestGate:
         self.rejected: dict[str, list[str]] = {}
         self.denials: list[dict[str, str]] = []
         self.on_usage = on_usage
+        #: Also told each answer's tokens (the rate limits' settlement, policy/ratelimits.py).
+        self.on_tokens: Callable[[Channel, int], None] | None = None
 
     def name(self, channel: Channel) -> str:
         """How the ledger names a channel: the profile's source id when a source maps it, else `prefix/id`."""
@@ -68,6 +72,22 @@ class RequestGate:
             ranked = self._policy.rank(self.verdict, [ch for _, ch in kept])
             kept.sort(key=lambda pair: ranked.index(pair[1]))
         return tuple(model for model, _ in kept)
+
+    def confine(self, boundaries: frozenset[str]) -> None:
+        """A continued conversation (`previous_response_id`) stays within the boundaries its first request
+        was allowed, whatever this request says. Without a profile no channel's boundary is known, so a
+        conversation that was confined can go nowhere (fail closed)."""
+        if boundaries.issuperset(BOUNDARIES):
+            return
+        if self.verdict is None:
+            self._deny(PRIVACY_VIOLATION, None, "the stored conversation is confined to "
+                       f"{', '.join(sorted(boundaries)) or 'no boundary'} and no policy profile is loaded")
+            raise PolicyDenied("the conversation continued by previous_response_id is confined to privacy "
+                               "boundaries that no loaded policy profile can enforce", code=PRIVACY_VIOLATION)
+        narrowed = self.verdict.boundaries & boundaries
+        if narrowed != self.verdict.boundaries:
+            self.verdict = dataclasses.replace(self.verdict, boundaries=narrowed,
+                                               narrowed_by=(*self.verdict.narrowed_by, "previous_response"))
 
     def admit(self, channel: Channel) -> None:
         """The model chosen to go first: privacy, then budget; a failure here ends the request."""
@@ -118,6 +138,8 @@ class RequestGate:
 
     def count_tokens(self, channel: Channel, tokens: int) -> None:
         self._count(channel, tokens=tokens)
+        if self.on_tokens is not None:
+            self.on_tokens(channel, tokens)
 
     @property
     def denied(self) -> bool:

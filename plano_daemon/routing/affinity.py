@@ -9,12 +9,13 @@ through one instance stays pinned through the others; a pin's key is scoped by P
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from plano_daemon.wire.headers import KEY_SOURCE_HEADERS
 
@@ -51,6 +52,46 @@ def affinity_key(headers: Mapping[str, str], sources: Sequence[str] = DEFAULT_KE
     return None
 
 
+def is_user_turn(body: Mapping[str, Any]) -> bool:
+    """Whether the request ends with the user speaking (Plano's `route_on_user_only`): a tool result, an
+    assistant continuation or an empty tail is not a user turn, in any of the three API shapes."""
+    items = body.get("messages") if "messages" in body else body.get("input")
+    if isinstance(items, str):
+        return bool(items.strip())
+    if not isinstance(items, list) or not items or not isinstance(items[-1], dict):
+        return False
+    last = items[-1]
+    if last.get("type") not in (None, "message") or last.get("role") != "user":
+        return False
+    content = last.get("content")
+    if isinstance(content, str):
+        return bool(content.strip())
+    if not isinstance(content, list):
+        return False
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("text", "input_text") and str(part.get("text", "")).strip():
+            return True
+        if kind in ("image", "image_url", "input_image", "document", "input_file"):
+            return True
+    return False
+
+
+def implicit_key(body: Mapping[str, Any]) -> str | None:
+    """A session key for a client that sends none: the hash of the conversation's start (system prompt and
+    first user message), which stays the same while an agent loop appends tool calls and results."""
+    items = body.get("messages") if "messages" in body else body.get("input")
+    if not isinstance(items, list):
+        return None
+    first = next((m for m in items if isinstance(m, dict) and m.get("role") == "user"), None)
+    if first is None:
+        return None
+    head = [body.get("system"), body.get("instructions"),
+            [m for m in items[:items.index(first)] if isinstance(m, dict) and m.get("role") in ("system", "developer")],
+            first.get("content")]
+    return "implicit:" + hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
 class PinStore(Protocol):
     """Where pins are shared between instances (shared.store.SharedState)."""
 
@@ -62,7 +103,7 @@ class PinStore(Protocol):
 class SessionPins:
     """TTL-from-insertion + LRU map of key → Pin. Not thread-safe: one event loop owns it."""
 
-    __slots__ = ("_entries", "_ttl", "_max", "_clock", "shared", "tenant_header")
+    __slots__ = ("_entries", "_ttl", "_max", "_clock", "shared", "tenant_header", "_previous")
 
     def __init__(self, *, ttl: float, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: OrderedDict[str, Pin] = OrderedDict()
@@ -71,6 +112,12 @@ class SessionPins:
         self._clock = clock
         self.shared: PinStore | None = None
         self.tenant_header: str | None = None
+        self._previous: OrderedDict[str, str] = OrderedDict()  # key -> model of its last expired pin
+
+    def last_model(self, key: str) -> str | None:
+        """The model a session was last pinned to, its pin live or expired (for Plano's `switched`)."""
+        pin = self._entries.get(key)
+        return pin.model if pin is not None else self._previous.get(key)
 
     def scoped(self, key: str, headers: Mapping[str, str]) -> str:
         """The storage key: Plano's `{tenant}:{session}` when `tenant_header` is set and sent."""
@@ -108,12 +155,17 @@ class SessionPins:
             return None
         if self._clock() - pin.created >= self._ttl:
             del self._entries[key]
+            self._previous[key] = pin.model
+            self._previous.move_to_end(key)
+            while len(self._previous) > self._max:
+                self._previous.popitem(last=False)
             return None
         self._entries.move_to_end(key)
         return pin
 
     def put(self, key: str, *, model: str, route: str | None, models: Sequence[str] = ()) -> Pin:
         pin = Pin(model=model, route=route, models=tuple(models), created=self._clock())
+        self._previous.pop(key, None)
         self._entries[key] = pin
         self._entries.move_to_end(key)
         self._trim()

@@ -18,7 +18,7 @@ from plano_daemon.config.schema import Config
 from plano_daemon.failover.latency import Latency
 from plano_daemon.logs import LOG
 from plano_daemon.metrics import Metrics
-from plano_daemon.routing.affinity import DEFAULT_KEY_HEADERS, SessionPins, affinity_key
+from plano_daemon.routing.affinity import DEFAULT_KEY_HEADERS, SessionPins, affinity_key, implicit_key, is_user_turn
 from plano_daemon.routing.conversation import extract_conversation
 from plano_daemon.routing.decide import rank
 from plano_daemon.routing.embedded import router_for
@@ -40,6 +40,8 @@ class RoutingResult:
     session_id: str | None = None
     pinned: bool = False
     router_failure: str | None = None  # why the router model did not decide, when it was asked
+    #: Plano's `switched`: this session was on another model before this decision.
+    switched: bool = False
 
     @property
     def model(self) -> str | None:
@@ -65,7 +67,7 @@ class RoutingEngine:
     """What one config says about routing, prepared once per config load."""
 
     __slots__ = ("routes", "llm_channel", "template", "context_tokens", "timeout", "key_headers", "cost",
-                 "_resolve")
+                 "route_on_user_only", "_resolve")
 
     def __init__(self, config: Config, catalog: Catalog, *, key_headers: tuple[str, ...] = DEFAULT_KEY_HEADERS,
                  cost: CostRank | None = None) -> None:
@@ -79,6 +81,9 @@ class RoutingEngine:
         self.timeout = config.routing.router_timeout
         self.key_headers = key_headers
         self.cost = cost
+        #: Plano's `routing.route_on_user_only`: a tool-result turn replays the session's last decision, even
+        #: without a session header (the session is then the conversation's start, `implicit_key`).
+        self.route_on_user_only = config.routing.route_on_user_only
         self._resolve = catalog.resolve
         if self.routes:
             router_for(self.routes)  # build the embedded router now, not on the first request
@@ -90,8 +95,12 @@ class RoutingEngine:
         if not routes:
             return NOT_ROUTED
         key = affinity_key(headers, self.key_headers) if self.key_headers else None
-        if key is not None:
-            pin = await ctx.pins.lookup(ctx.pins.scoped(key, headers))
+        stored = ctx.pins.scoped(key, headers) if key is not None else None
+        if stored is None and self.route_on_user_only:
+            implicit = implicit_key(body)
+            stored = ctx.pins.scoped(implicit, headers) if implicit is not None else None
+        if stored is not None and (key is not None or not is_user_turn(body)):
+            pin = await ctx.pins.lookup(stored)
             ctx.metrics.session_cache.labels("hit" if pin else "miss").inc()
             if pin is not None:
                 ctx.metrics.router_decisions.labels(pin.route or "none", pin.model, PINNED).inc()
@@ -126,9 +135,12 @@ class RoutingEngine:
         models = self.rank(chosen, ctx.latency) if chosen is not None else ()
         ctx.metrics.router_duration.labels(backend).observe(elapsed)
         ctx.metrics.router_decisions.labels(name or "none", models[0] if models else "none", backend).inc()
-        if key is not None and models:
-            ctx.pins.put(ctx.pins.scoped(key, headers), model=models[0], route=name, models=models)
-        return RoutingResult(name, models, backend, key, router_failure=failure)
+        switched = False
+        if stored is not None and models:
+            before = ctx.pins.last_model(stored)
+            switched = before is not None and before != models[0]
+            ctx.pins.put(stored, model=models[0], route=name, models=models)
+        return RoutingResult(name, models, backend, key, router_failure=failure, switched=switched)
 
 
     def rank(self, route: Route, latency: Latency | None = None) -> tuple[str, ...]:

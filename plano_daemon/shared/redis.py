@@ -47,19 +47,18 @@ class RedisBackend:
         async with asyncio.timeout(self._timeout):
             await self._client.delete(key)
 
-    async def mget(self, keys: list[str]) -> list[int]:
-        async with asyncio.timeout(self._timeout):
-            values = await self._client.mget(keys)
-        return [int(v) if v is not None else 0 for v in values]
-
-    async def incr_many(self, amounts: Mapping[str, tuple[int, int]]) -> None:
-        """INCRBY each key by its amount and give it a TTL (seconds), in one atomic transaction."""
+    async def incr_and_get(self, amounts: Mapping[str, tuple[int, int]], keys: list[str]) -> list[int]:
+        """In one transaction: INCRBY each key of `amounts` (and give it a TTL in seconds, if it has none),
+        then read `keys`; the totals are exact, whatever other instances do meanwhile."""
         async with asyncio.timeout(self._timeout):
             async with self._client.pipeline(transaction=True) as pipe:
                 for key, (amount, ttl) in amounts.items():
                     pipe.incrby(key, amount)
                     pipe.expire(key, ttl, nx=True)
-                await pipe.execute()
+                if keys:
+                    pipe.mget(keys)
+                replies = await pipe.execute()
+        return [int(v) if v is not None else 0 for v in replies[-1]] if keys else []
 
     async def publish(self, message: str) -> None:
         async with asyncio.timeout(self._timeout):

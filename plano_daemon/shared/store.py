@@ -8,8 +8,8 @@ it; Redis makes those states agree:
 - Session pins (with `routing.session_cache.type: redis`) are read from Redis on a local miss and written
   to both.
 - Counters (budgets per day, rate-limit windows) are INCRBY'd in Redis by a background writer; a request
-  that needs a fresh total reads them (one MGET) and adds what this instance has not yet written, so an
-  increment in flight is counted twice for a moment rather than not at all.
+  that needs a fresh total writes what this instance has not yet sent and reads the totals in one
+  transaction (one round trip), so the totals are exact.
 
 Redis down: requests carry on with local state (no Redis call is made until it is back), `/readyz` says
 so, `plano_shared_state_up` is 0 and the transition is logged. A supervisor pings it every
@@ -79,6 +79,7 @@ class SharedState:
         self._pending: dict[str, tuple[int, int]] = {}  # key -> (amount not yet in Redis, ttl)
         self._outbox: list[tuple[str, str, float, str]] = []  # (kind, key, until epoch, reason)
         self._wake = asyncio.Event()
+        self._counting = asyncio.Lock()  # one counter transaction at a time: pending amounts are sent once
         self._task: asyncio.Task[None] | None = None
         self._pin_source: Callable[[], Sequence[tuple[str, str, float]]] | None = None
         self._up_gauge = Gauge("plano_shared_state_up", "1 while the shared state store (Redis) answers; "
@@ -233,14 +234,20 @@ class SharedState:
             await self._store_event(kind, key, until, reason)
             self._outbox.pop(0)
         if self._pending:
-            batch = dict(self._pending)
-            await self._backend.incr_many(batch)
-            for key, (amount, ttl) in batch.items():  # what was added meanwhile stays pending
-                left = self._pending[key][0] - amount
-                if left > 0:
-                    self._pending[key] = (left, ttl)
-                else:
-                    del self._pending[key]
+            await self._send_counts([])
+
+    async def _send_counts(self, keys: list[str]) -> list[int]:
+        """Send the pending amounts and read `keys`; on failure the amounts stay pending for the next try."""
+        assert self._backend is not None
+        async with self._counting:
+            batch, self._pending = self._pending, {}
+            try:
+                return await self._backend.incr_and_get(batch, keys)
+            except BaseException:
+                for key, (amount, ttl) in batch.items():
+                    more, _ = self._pending.get(key, (0, ttl))
+                    self._pending[key] = (amount + more, ttl)
+                raise
 
     async def _store_event(self, kind: str, key: str, until: float, reason: str) -> None:
         assert self._backend is not None
@@ -303,14 +310,13 @@ class SharedState:
         """Current totals across instances and whether they are (True) or only this instance's view."""
         full = [f"{self.settings.prefix}:{k}" for k in keys]
         if self._backend is not None and self.up:
-            pending = {k: self._pending.get(k, (0, 0))[0] for k in full}
             try:
-                remote = await self._backend.mget(full)
+                totals = await self._send_counts(full)
             except ERRORS:
                 self._errors.labels("read").inc()
             else:
-                now = time.time()
-                totals = [r + pending[k] for k, r in zip(full, remote, strict=True)]
+                now = time.time()  # what this instance counted during the round trip is not in Redis yet
+                totals = [t + self._pending.get(k, (0, 0))[0] for k, t in zip(full, totals, strict=True)]
                 for k, total in zip(full, totals, strict=True):
                     self._local[k] = (total, self._local.get(k, (0, now + 86400))[1])
                 return totals, True

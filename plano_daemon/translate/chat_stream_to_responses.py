@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,9 +57,15 @@ class ResponseIds:
         return f"{prefix}_{self.base}_{index}"
 
 
+#: Set for a request whose response will be stored (`state_storage`): its id must then name one conversation
+#: only, and some servers reuse ids (Ollama draws them from 1000), so a random part is added.
+UNIQUE_RESPONSE_IDS: ContextVar[bool] = ContextVar("unique_response_ids", default=False)
+
+
 def response_ids(upstream_id: Any) -> ResponseIds:
     if isinstance(upstream_id, str) and upstream_id:
-        return ResponseIds(upstream_id.removeprefix("chatcmpl-").removeprefix("msg_"))
+        base = upstream_id.removeprefix("chatcmpl-").removeprefix("msg_")
+        return ResponseIds(f"{base}_{uuid.uuid4().hex[:12]}" if UNIQUE_RESPONSE_IDS.get() else base)
     return ResponseIds(uuid.uuid4().hex[:24])
 
 

@@ -71,9 +71,9 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> GatewayError:
 
 
 @web.middleware
-async def gateway_middleware(request: web.Request,
-                             handler: Any) -> web.StreamResponse:
-    proxied = request.path in PROXY_PATHS and request.method == "POST"
+async def gateway_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.method == "POST" and request.path in PROXY_PATHS:
+        return await _proxied(request, handler)
     trace = trace_from_headers(request.headers)
     request[TRACE] = trace
     api = dialect(request.path)
@@ -100,8 +100,20 @@ async def gateway_middleware(request: web.Request,
         reason = "internal error"
         return error_response(api, GatewayError("internal error in the gateway; see its log"), trace.trace_id)
     finally:
-        if not proxied:
-            _account(request, status, reason, time.perf_counter() - started, trace.trace_id)
+        _account(request, status, reason, time.perf_counter() - started, trace.trace_id)
+
+
+async def _proxied(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The proxy handlers answer every error themselves and account for their requests; this is the hot path,
+    so it only makes sure that nothing escapes them as aiohttp's plain-text 500."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except Exception:
+        trace = trace_from_headers(request.headers)
+        LOG.exception("internal error serving request %s", trace.trace_id)
+        return error_response(dialect(request.path), GatewayError("internal error in the gateway; see its log"),
+                              trace.trace_id)
 
 
 def _account(request: web.Request, status: int, reason: str | None, elapsed: float, request_id: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -35,9 +36,11 @@ _HEADERS_TIMEOUT = json.dumps(openai_error_body(
 class _Connection(RequestHandler):
     """One client connection; see the module docstring for what it changes."""
 
-    def __init__(self, manager: web.Server, *, headers_timeout: float, **kwargs: Any) -> None:
+    def __init__(self, manager: web.Server, *, headers_timeout: float, on_refused: Callable[[int], None],
+                 **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._headers_timeout = headers_timeout
+        self._on_refused = on_refused
         self._headers_timer: asyncio.TimerHandle | None = None
         #: The start of the request being received, and of the last one parsed: the path of a request the
         #: parser rejects gives the dialect of its error.
@@ -84,6 +87,7 @@ class _Connection(RequestHandler):
                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
                         % (len(_HEADERS_TIMEOUT), _HEADERS_TIMEOUT))
         transport.close()
+        self._on_refused(408)
         access(logging.INFO, {"request_id": None, "method": None, "path": None, "handler": "none",
                               "status": 408, "ms": round(self._headers_timeout * 1000, 2),
                               "error": "request headers not received in time"})
@@ -99,6 +103,7 @@ class _Connection(RequestHandler):
         err = (BadRequest(f"the request could not be parsed as HTTP ({reason})", code="bad_request", status=status)
                if client_error else GatewayError("internal error in the gateway; see its log"))
         path = self._path()
+        self._on_refused(status)
         access(logging.INFO if client_error else logging.ERROR,
                {"request_id": None, "method": None, "path": path, "handler": "none", "status": status,
                 "ms": 0.0, "error": reason})
@@ -122,21 +127,30 @@ class _Connection(RequestHandler):
         LOG.debug("http connection: %s", type(exc).__name__ if isinstance(exc, BaseException) else "error")
 
 
+def _uncounted(status: int) -> None:
+    return None
+
+
 class _Server(web.Server):
     """aiohttp's connection factory, making `_Connection`s."""
 
     headers_timeout: float = 10.0
+    on_refused: Callable[[int], None] = staticmethod(_uncounted)
 
     def __call__(self) -> RequestHandler:
-        return _Connection(self, loop=self._loop, headers_timeout=self.headers_timeout, **self._kwargs)
+        return _Connection(self, loop=self._loop, headers_timeout=self.headers_timeout,
+                           on_refused=self.on_refused, **self._kwargs)
 
 
 class GatewayRunner(web.AppRunner):
-    """An AppRunner whose connections are `_Connection`s."""
+    """An AppRunner whose connections are `_Connection`s; `on_refused(status)` counts each request they
+    answer themselves (parser rejections, headers too slow), which no handler or middleware sees."""
 
-    def __init__(self, app: web.Application, *, headers_timeout: float, **kwargs: Any) -> None:
+    def __init__(self, app: web.Application, *, headers_timeout: float,
+                 on_refused: Callable[[int], None] = _uncounted, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self._headers_timeout = headers_timeout
+        self._on_refused = on_refused
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
@@ -144,4 +158,5 @@ class GatewayRunner(web.AppRunner):
         server.__class__ = _Server
         assert isinstance(server, _Server)
         server.headers_timeout = self._headers_timeout
+        server.on_refused = self._on_refused
         return server

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from plano_daemon import tracing
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
 from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound, PolicyDenied
 from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
@@ -66,6 +67,9 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     now = loop.time()
     ctx = Ctx(api=api, trace=trace_from_headers(request.headers), deadline=now + request.app[LISTENER_TIMEOUT])
+    if services.tracing is not None:
+        ctx.spans = services.tracing.start(request.headers, ctx.trace, api=api, method=request.method,
+                                           path=request.path)
     metrics = services.metrics
     metrics.in_flight.inc()
     started = time.perf_counter()  # loop.time() under uvloop counts whole milliseconds
@@ -89,6 +93,8 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
         return error_response(api, GatewayError("internal error in the gateway; see its log"), ctx.request_id)
     finally:
         metrics.in_flight.dec()
+        if ctx.spans is not None:
+            ctx.spans.finish(ctx, status)
         # aiohttp writes a returned response in this same task step, so a callback scheduled now runs
         # once it is on the wire: the client never waits for its own log line, metrics and ledger record.
         loop.call_soon(_account, services, ctx, request.method, status, time.perf_counter() - started)
@@ -110,10 +116,17 @@ def _account(services: Services, ctx: Ctx, method: str, status: int, elapsed: fl
 async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx) -> web.StreamResponse:
     raw, body = await read_request(request, ctx, rt)
     inline_routing = any(key in body for key in INLINE_KEYS)
-    choice = await choose(request, rt, services, ctx, body)
+    rewritten = (ctx.api == RESPONSES and services.conversations is not None
+                 and await services.conversations.begin(ctx, body))
+    with tracing.step(ctx.spans, "routing"):
+        choice = await choose(request, rt, services, ctx, body)
     ctx.channel, ctx.route, ctx.router = choice.channel, choice.route, choice.router
-    # Inline routing fields were stripped from `body`: the raw bytes no longer match it.
-    return await forward(request, rt, services, ctx, choice, None if inline_routing else raw, body)
+    if rt.ratelimits and services.shared is not None and ctx.gate is not None:  # Plano's `ratelimits`
+        admitted = await rt.ratelimits.admit(choice.channel, request.headers, services.shared,
+                                             estimate=max(1, len(raw) // 4), now=time.time())
+        ctx.gate.on_tokens = admitted.settle if admitted is not None else None
+    # Inline routing fields were stripped from `body`, a stored conversation added: the raw bytes no longer match.
+    return await forward(request, rt, services, ctx, choice, None if inline_routing or rewritten else raw, body)
 
 
 async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[bytes, dict[str, Any]]:
@@ -157,6 +170,8 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
                                   headers=request.headers,
                                   on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
+    if ctx.confine is not None:
+        gate.confine(ctx.confine)
     routed = await rt.routing.route(body, request.headers, services.routing_context(
         gate.may_see if rt.policy is not None else None))
     ctx.route, ctx.router = routed.route, routed.router
@@ -198,7 +213,8 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
         ctx.channel = channel
         if ctx.gate is not None:
             ctx.gate.count_attempt(channel)  # retries and fallbacks count against budgets too
-        attempt = await _attempt(request, rt, services, ctx, channel, raw, body, plan.retry_codes)
+        with tracing.attempt(ctx.spans, ctx, channel):
+            attempt = await _attempt(request, rt, services, ctx, channel, raw, body, plan.retry_codes)
         step = plan.after(attempt.outcome)
         ctx.attempts[-1].update(reason=plan.attempts[-1].reason, delay_ms=plan.attempts[-1].delay_ms)
         if isinstance(step, Stop):
@@ -216,11 +232,14 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
         raise plan.exhaustion_error()
     if attempt.outcome.kind == "ok":
         assert attempt.resp is not None
-        if attempt.converter is not None:
-            return await relay_stream(request, rt, services, ctx, channel, attempt.resp, attempt.converter,
-                                      attempt.sent, head=attempt.head, content_type=attempt.content_type)
-        assert attempt.answer is not None
-        return await relay_json(ctx, services, channel, attempt.answer)
+        with tracing.step(ctx.spans, "relay"):
+            if attempt.converter is not None:
+                return await relay_stream(request, rt, services, ctx, channel, attempt.resp, attempt.converter,
+                                          attempt.sent, head=attempt.head, content_type=attempt.content_type)
+            assert attempt.answer is not None
+            if ctx.spans is not None:
+                ctx.spans.answered(ctx.api, attempt.answer.body)
+            return await relay_json(ctx, services, channel, attempt.answer)
     if attempt.outcome.kind == "policy":
         metrics.policy_denials.labels(attempt.outcome.reason or "safety_policy_denial").inc()
     assert attempt.resp is not None

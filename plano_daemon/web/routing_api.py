@@ -1,8 +1,9 @@
 """POST /routing/v1/{chat/completions,messages,responses}: the routing decision only, no LLM call (SPEC §4.4).
 
-Same parsing, routing and policy as the proxy; the answer is `{"models", "route", "trace_id"}`, plus
-`session_id`/`pinned` (and `model` when pinned) with an affinity key; `["none"]`/null when nothing
-matches. Each decision is one ledger line, with the policy gate's facts.
+Same parsing, routing and policy as the proxy; the answer is `{"models", "route", "trace_id", "switched"}`
+(`switched`, as Plano: the session was on another model before this decision), plus `session_id`/`pinned`
+(and `model` when pinned) with an affinity key; `["none"]`/null when nothing matches. Each decision is one
+ledger line, with the policy gate's facts.
 
 With a policy profile, `models` are the route's models this request's privacy class may use
 (`RequestGate.narrow`, as the proxy's `choose`). When the policy leaves none, the answer is
@@ -30,7 +31,8 @@ from plano_daemon.web.keys import GATEWAY, TRACE
 
 def decision_body(result: RoutingResult, trace_id: str) -> dict[str, Any]:
     """The documented response shape for one decision."""
-    out: dict[str, Any] = {"models": list(result.models) or ["none"], "route": result.route, "trace_id": trace_id}
+    out: dict[str, Any] = {"models": list(result.models) or ["none"], "route": result.route, "trace_id": trace_id,
+                           "switched": result.switched}
     if result.session_id is not None:
         out["session_id"] = result.session_id
         out["pinned"] = result.pinned

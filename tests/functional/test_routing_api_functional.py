@@ -53,7 +53,7 @@ async def test_chat_format_returns_ranked_models_route_and_trace_id(gateway, fak
 
     assert out["models"] == CODE_MODELS and out["route"] == "code_generation"
     assert re.fullmatch(r"[0-9a-f]{32}", out["trace_id"])
-    assert set(out) == {"models", "route", "trace_id"}
+    assert set(out) == {"models", "route", "trace_id", "switched"} and out["switched"] is False
     assert not any(f.received for f in fakes)  # a decision, never an LLM call
 
 

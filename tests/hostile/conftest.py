@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import http.client
 import logging
+import os
+import pathlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -32,11 +34,17 @@ BODY_TIMEOUT = 0.6
 class Live:
     port: int
     loop: asyncio.AbstractEventLoop
+    state: pathlib.Path  # $STATE_DIRECTORY when the gateway started: its ledger and budgets
     records: list[str] = field(default_factory=list, repr=False)
     bodies: list[bytes] = field(default_factory=list, repr=False)
 
     def __repr__(self) -> str:  # hypothesis prints its arguments: not every record
         return f"Live(port={self.port})"
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        answer = self.send(f"GET {path} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n".encode())
+        assert answer is not None
+        return answer
 
     def send(self, raw: bytes, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes] | None:
         """Send raw bytes; the parsed response (None when the gateway closed without answering)."""
@@ -98,7 +106,11 @@ def hostile_config(upstream_url: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def live() -> Iterator[Live]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    # Module-scoped: set up before the per-test $STATE_DIRECTORY, so it gets one of its own.
+    state_dir = tmp_path_factory.mktemp("hostile-state")
+    saved_state = os.environ.get("STATE_DIRECTORY")
+    os.environ["STATE_DIRECTORY"] = str(state_dir)
     loop = asyncio.new_event_loop()
     started = threading.Event()
     state: dict[str, Any] = {}
@@ -133,7 +145,7 @@ def live() -> Iterator[Live]:
     thread = threading.Thread(target=run, name="hostile-gateway", daemon=True)
     thread.start()
     assert started.wait(20), "the gateway did not start"
-    yield Live(port=state["port"], loop=loop, records=records)
+    yield Live(port=state["port"], loop=loop, state=state_dir, records=records)
 
     async def stop() -> None:
         await state["server"].stop()
@@ -146,3 +158,7 @@ def live() -> Iterator[Live]:
     for lg, level in zip(loggers, levels, strict=True):
         lg.removeHandler(keep)
         lg.setLevel(level)
+    if saved_state is None:
+        os.environ.pop("STATE_DIRECTORY", None)
+    else:
+        os.environ["STATE_DIRECTORY"] = saved_state

@@ -212,9 +212,15 @@ def test_any_request_bytes_are_answered_below_500_in_json_or_closed(
 def test_no_answer_and_no_log_line_ever_shows_a_configured_secret(live: Live) -> None:
     """Runs last in this module: everything the tests above made the gateway write is checked."""
     live.post("/v1/chat/completions", json.dumps(CHAT).encode())
-    assert live.records and live.bodies
+    status, _, metrics = live.get("/metrics")
+    assert status == 200
+    assert b'plano_requests_total{handler="none",method="OTHER",status_class="4xx"}' in metrics  # parser rejections
+    assert b'plano_requests_total{handler="none",method="OTHER",status_class="4xx"} 0.0' not in metrics
+    time.sleep(0.5)  # the ledger's flush interval
+    state_files = [p.read_bytes() for p in live.state.rglob("*") if p.is_file()]
+    assert live.records and live.bodies and state_files
     for secret in SECRETS:
         assert not [r for r in live.records if secret in r]
-        assert not [b for b in live.bodies if secret.encode() in b]
+        assert not [b for b in live.bodies + state_files if secret.encode() in b]
     ours = [r for r in live.records if r.split(" ", 2)[1].startswith("plano_daemon")]
     assert not [r for r in ours if "Traceback" in r], [r for r in ours if "Traceback" in r][:2]
