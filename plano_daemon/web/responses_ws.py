@@ -8,7 +8,8 @@ events a streaming POST /v1/responses sends, one JSON text message per event, up
 `response.processed` acknowledgements are accepted and ignored.
 
 Each `response.create` is sent as a streaming POST /v1/responses to this same listener over loopback,
-so it runs exactly like one (routing, policy, failover, translation, ledger, metrics, access log)
+so it runs exactly like one (routing, policy, failover, translation, ledger, metrics, access log; the
+connection itself gets the middleware's access line, status 101)
 without a second implementation of the request path. The connection keeps the last request's input
 and output: Codex sends `previous_response_id` with only the new items when it reuses a connection,
 and a prewarm request (`generate: false`) that must not reach a model.
@@ -26,7 +27,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from plano_daemon.logs import LOG, access_line
+from plano_daemon.logs import LOG
 from plano_daemon.wire.sse import SSEParser
 
 #: Upgrade-request headers not forwarded to the inner POST (hop-by-hop, WebSocket, transport).
@@ -77,8 +78,6 @@ async def responses_ws(request: web.Request) -> web.StreamResponse:
     if not ws.can_prepare(request).ok:
         refusal = {"error": {"message": "GET /v1/responses needs a WebSocket upgrade; send requests with POST",
                              "type": "invalid_request_error", "code": "websocket_upgrade_required", "param": None}}
-        access_line(400, {"method": request.method, "path": request.path, "status": 400,
-                          "error": "websocket_upgrade_required"})
         return web.json_response(refusal, status=400)
     started = time.perf_counter()
     await ws.prepare(request)
@@ -88,6 +87,7 @@ async def responses_ws(request: web.Request) -> web.StreamResponse:
     created = 0
     messages: asyncio.Queue[str | None] = asyncio.Queue()
     reader = asyncio.create_task(_read(ws, messages))
+    answer: asyncio.Task[None] | None = None
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None),
                                          auto_decompress=True) as session:
@@ -115,10 +115,17 @@ async def responses_ws(request: web.Request) -> web.StreamResponse:
                     raise failure
     except ConnectionResetError:
         LOG.debug("responses websocket: client disconnected")
+    except asyncio.CancelledError:
+        # aiohttp cancels the handler once the client's TCP connection is gone, which for a WebSocket is
+        # how a session normally ends: the connection was served (101), not abandoned.
+        if not ws.closed and not reader.done():
+            raise
     finally:
         reader.cancel()
-        access_line(101, {"method": "GET", "path": request.path, "status": 101, "transport": "websocket",
-                          "responses": created, "ms": round((time.perf_counter() - started) * 1000, 2)})
+        if answer is not None and not answer.done():
+            answer.cancel()
+        LOG.debug("responses websocket closed after %d responses, %.0f ms", created,
+                  (time.perf_counter() - started) * 1000)
     return ws
 
 

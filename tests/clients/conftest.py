@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         where = str(item.path).replace(os.sep, "/")
         if "tests/clients/" in where and not where.endswith("/test_strict_llm.py"):
             item.add_marker(pytest.mark.clients)
-            item.add_marker(pytest.mark.timeout(300))
+            item.add_marker(pytest.mark.timeout(600))  # a first run installs the clients (minutes)
 
 
 @pytest.fixture(scope="session")

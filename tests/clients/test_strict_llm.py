@@ -56,10 +56,10 @@ def messages(*msgs: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def test_an_anthropic_tool_round_trip_is_accepted() -> None:
-    check_messages(messages({"role": "user", "content": "u"},
-                            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "w", "input": {}}]},
-                            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}),
-                   M, 1000)
+    use = {"type": "tool_use", "id": "t1", "name": "w", "input": {}}
+    result = {"type": "tool_result", "tool_use_id": "t1", "content": "ok"}
+    check_messages(messages({"role": "user", "content": "u"}, {"role": "assistant", "content": [use]},
+                            {"role": "user", "content": [result]}), M, 1000)
 
 
 @pytest.mark.parametrize(("body", "message"), [

@@ -68,7 +68,8 @@ class StrictLLM:
     plan: Planner
     max_model_len: int = 32768
     max_output_tokens: int = 128000  # Anthropic's per-model cap on max_tokens (current Opus)
-    alternate: bool = False  # chat: strict user/assistant alternation (Mistral, Gemma, Llama 2 templates); Qwen's does not ask it
+    #: chat: strict user/assistant alternation, as Mistral, Gemma and Llama 2 templates ask (Qwen's does not)
+    alternate: bool = False
     received: list[Exchange] = field(default_factory=list)
     url: str = ""  # http://127.0.0.1:PORT once started
     _calls: int = 0
@@ -294,13 +295,13 @@ def check_messages(body: Any, model: str, max_output_tokens: int) -> None:
         for k, block in enumerate(blocks):
             if block.get("type") == "text" and not block.get("text"):
                 raise Rejected(f"messages.{i}.content.{k}.text: text content blocks must be non-empty")
-        results = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
+        results = {str(b.get("tool_use_id")) for b in blocks if b.get("type") == "tool_result"}
         if pending and not pending <= results:
             raise Rejected(f"messages.{i}: `tool_use` ids were found without `tool_result` blocks "
                            f"immediately after: {', '.join(sorted(pending))}")
         if results - pending:
             raise Rejected(f"messages.{i}: unexpected `tool_use_id` found in `tool_result` blocks")
-        pending = {b.get("id") for b in blocks if b.get("type") == "tool_use"} if role == "assistant" else set()
+        pending = {str(b.get("id")) for b in blocks if b.get("type") == "tool_use"} if role == "assistant" else set()
     if pending:
         raise Rejected("the last `tool_use` blocks have no `tool_result`")
 
@@ -347,8 +348,8 @@ async def _send_chat(request: web.Request, model: str, stream: bool, usage: bool
                      call: Call | None = None) -> web.StreamResponse:
     base = {"id": "chatcmpl-strict", "created": 1700000000, "model": model}
     counts = {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60}
-    tool_calls = None if call is None else [{"id": call[0], "type": "function", "function": {
-        "name": call[1]["name"], "arguments": json.dumps(call[1]["arguments"])}}]
+    tool_calls: list[dict[str, Any]] | None = None if call is None else [{"id": call[0], "type": "function",
+        "function": {"name": call[1]["name"], "arguments": json.dumps(call[1]["arguments"])}}]
     finish = "stop" if call is None else "tool_calls"
     if not stream:
         message: dict[str, Any] = {"role": "assistant", "content": text}
@@ -375,7 +376,8 @@ async def _send_chat(request: web.Request, model: str, stream: bool, usage: bool
                    for part in (args[:half], args[half:])]
     events.append(chunk({}, finish))
     if usage:
-        events.append(f"data: {json.dumps({**base, 'object': 'chat.completion.chunk', 'choices': [], 'usage': counts})}\n\n")
+        last = {**base, "object": "chat.completion.chunk", "choices": [], "usage": counts}
+        events.append(f"data: {json.dumps(last)}\n\n")
     events.append("data: [DONE]\n\n")
     return await _sse(request, events)
 

@@ -81,9 +81,9 @@ async def test_codex_turns_over_the_websocket_with_incremental_input(fake_upstre
     assert all(CLIENT_KEY not in json.dumps(r.headers) for r in up.received)
     assert up.received[0].headers["traceparent"].split("-")[1] == TRACEPARENT.split("-")[1]
     assert "client_metadata" not in up.received[0].json
-    lines = await access_lines(caplog, lambda ls: any(line.get("transport") for line in ls))
-    assert sum(1 for line in lines if line.get("api") == "responses") == 2
-    assert any(line.get("transport") == "websocket" and line.get("responses") == 3 for line in lines)
+    lines = await access_lines(caplog, lambda ls: any(line.get("status") == 101 for line in ls))
+    assert sum(1 for line in lines if line.get("api") == "responses") == 2  # one line per answered request
+    assert [line["path"] for line in lines if line.get("status") == 101] == ["/v1/responses"]
 
 
 async def test_refusals_arrive_as_error_messages_with_their_status(fake_upstream, gateway):
