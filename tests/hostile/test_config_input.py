@@ -103,7 +103,7 @@ def test_an_env_file_that_is_not_utf8_has_a_located_error(tmp_path: Path) -> Non
                                       "model_aliases", "target", "port", "models", "ledger"]), inner, max_size=4),
                  max_leaves=25).map(lambda v: repr(v).encode()),
 ), st.binary(max_size=120))
-def test_any_file_content_validates_to_ok_or_exit_2_never_a_traceback(
+def test_any_file_content_validates_and_routes_to_ok_or_exit_2_never_a_traceback(
         tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
         config_bytes: bytes, env_bytes: bytes) -> None:
     where = tmp_path_factory.mktemp("fuzz")
@@ -115,6 +115,9 @@ def test_any_file_content_validates_to_ok_or_exit_2_never_a_traceback(
     assert "Traceback" not in out + err
     if code == 2:
         assert err.startswith("invalid config:") and err.count("\n") <= MAX_PROBLEMS + 2
+    code = cli.main(["route", "--config", str(where / "c.yaml"), "--env-file", str(where / "env"), "hi"])
+    out, err = capsys.readouterr()
+    assert code in (0, 2) and "Traceback" not in out + err
 
 
 DEEP = b"a: " + b"[" * 3000 + b"]" * 3000 + b"\n"
