@@ -161,38 +161,35 @@ class EmbeddedRouter:
     def explain(self, turns: Sequence[Turn]) -> list[Explained]:
         """Every route's score and the features behind it, best route first (slow path, for people).
 
-        A feature matched through an example is shown as `feature (example N)`, for its best example.
+        Contributions add up to the score: the description's matches, then the best example's, shown
+        as `feature (example N)`; a cut route's intent matches are shown cut.
         """
         query = _query(turns)
-        targets = self._target_scores(query)
         count = len(self._names)
-        best: dict[int, int] = {}
-        for i in range(count, len(targets)):
-            route = self._owner[i]
-            if targets[i] > 0 and targets[i] > targets[best.get(route, i)] or route not in best:
-                best[route] = i
-        matched: list[list[tuple[str, float]]] = [[] for _ in self._names]
-        topic_hit = [False] * count
+        per_target: list[list[tuple[str, float, bool]]] = [[] for _ in self._owner]
         for f, w in query.items():
             for i, weight, is_topic_ in self._postings.get(f, ()):
-                route = self._owner[i]
-                if i < count:
-                    matched[route].append((f, w * weight))
-                    topic_hit[route] |= is_topic_
-                elif best.get(route) == i and targets[i] > 0:
-                    matched[route].append((f"{f} (example {i - self._first_example(route) + 1})", w * weight))
-        latest = next((t.content for t in reversed(turns) if t.role == "user"), "")
-        by_feature = cues(_clip(latest))
+                per_target[i].append((f, w * weight, is_topic_))
+        cut = [bool(found) and self._has_topic[self._owner[i]] and not any(t for _, _, t in found)
+               for i, found in enumerate(per_target)]
+        scores = self._target_scores(query)
+        best: dict[int, int] = {}
+        for i in range(count, len(scores)):
+            route = self._owner[i]
+            if scores[i] > 0 and scores[i] > scores[best.get(route, i)] or route not in best:
+                best[route] = i
+        by_feature = cues(_clip(next((t.content for t in reversed(turns) if t.role == "user"), "")))
         out = []
-        for i, (name, score) in enumerate(zip(self._names, self._route_scores(targets), strict=True)):
-            cut = self._has_topic[i] and not topic_hit[i] and any(m for m in matched[i] if "(" not in m[0])
-            found = tuple(sorted(matched[i], key=lambda m: -m[1]))
-            words = {f: by_feature[f.split(" (")[0]] for f, _ in found if f.split(" (")[0] in by_feature}
-            out.append(Explained(name, score, cut, found, words))
+        for route, (name, score) in enumerate(zip(self._names, self._route_scores(scores), strict=True)):
+            matched = [(f, adds * (INTENT_ONLY if cut[route] else 1.0)) for f, adds, _ in per_target[route]]
+            example = best.get(route)
+            if example is not None and scores[example] > 0:
+                number = example - self._owner.index(route, count) + 1
+                matched += [(f"{f} (example {number})", adds * (INTENT_ONLY if cut[example] else 1.0))
+                            for f, adds, _ in per_target[example]]
+            words = {f: by_feature[f.split(" (")[0]] for f, _ in matched if f.split(" (")[0] in by_feature}
+            out.append(Explained(name, score, cut[route], tuple(sorted(matched, key=lambda m: -m[1])), words))
         return sorted(out, key=lambda e: -e.score)
-
-    def _first_example(self, route: int) -> int:
-        return self._owner.index(route, len(self._names))
 
     @property
     def threshold(self) -> float:

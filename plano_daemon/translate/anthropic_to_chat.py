@@ -17,7 +17,7 @@ from plano_daemon.translate.mappings import (
     tool_to_chat,
 )
 from plano_daemon.translate.stream_base import as_int
-from plano_daemon.translate.system_prompt import settle_system
+from plano_daemon.translate.system_prompt import hosted_note, settle_system
 
 _PASSED = ("temperature", "top_p", "stream")
 
@@ -113,9 +113,15 @@ class MessagesToChat:
         if isinstance(stops, list) and stops:
             out["stop"] = stops
             self._stop_sequences = tuple(s for s in stops if isinstance(s, str))
-        tools = body.get("tools")
-        if isinstance(tools, list) and tools:
-            out["tools"] = [tool_to_chat(t) for t in tools if isinstance(t, dict)]
+        given = body.get("tools")
+        tools = [t for t in given if isinstance(t, dict)] if isinstance(given, list) else []
+        client_tools = [t for t in tools if t.get("type") in (None, "custom")]
+        if client_tools:
+            out["tools"] = [tool_to_chat(t) for t in client_tools]
+        hosted = [str(t.get("name") or t.get("type")) for t in tools if t.get("type") not in (None, "custom")]
+        if hosted:  # server tools (web_search_20250305 ...) run on Anthropic's side only
+            note = {"role": "system", "content": hosted_note(hosted)}
+            out["messages"] = settle_system([note, *out["messages"]])
         choice, parallel = tool_choice_to_chat(body.get("tool_choice"))
         if choice is not None:
             out["tool_choice"] = choice

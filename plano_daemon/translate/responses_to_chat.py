@@ -24,7 +24,7 @@ from plano_daemon.translate.chat_stream_to_responses import (
     responses_usage,
 )
 from plano_daemon.translate.mappings import input_to_arguments, text_of
-from plano_daemon.translate.system_prompt import settle_system
+from plano_daemon.translate.system_prompt import hosted_note, settle_system
 
 _PASSED = ("temperature", "top_p", "parallel_tool_calls", "user", "stream")
 _NO_STATE = ("previous_response_id is not supported for this model: its upstream speaks Chat Completions, "
@@ -214,16 +214,13 @@ def _unique(out: ChatTools, name: str) -> str:
     return f"{name}_{n}"
 
 
-def hosted_note(hosted: list[str]) -> str:
-    """What the model is told when the client offered hosted tools this upstream cannot run."""
-    names = ", ".join(sorted(set(hosted)))
-    return (f"Note from the gateway: the hosted tools {names} are not available with this model; "
-            "do not try to call them, and say so if the task needs them.")
-
-
-def _tool_choice(choice: Any) -> Any:
+def _tool_choice(choice: Any, origins: dict[str, ToolOrigin]) -> Any:
     if isinstance(choice, dict) and choice.get("type") in ("function", "custom") and choice.get("name"):
-        return {"type": "function", "function": {"name": choice["name"]}}
+        name, namespace = choice["name"], choice.get("namespace")
+        if isinstance(namespace, str) and namespace:
+            flat = {(o.namespace, o.name): chat for chat, o in origins.items()}
+            name = flat.get((namespace, name)) or flat_tool_name(namespace, name)
+        return {"type": "function", "function": {"name": name}}
     return choice if choice in ("auto", "none", "required") else None
 
 
@@ -260,7 +257,7 @@ class ResponsesToChat:
         tools = chat.tools
         if tools:
             out["tools"] = tools
-        choice = _tool_choice(body.get("tool_choice"))
+        choice = _tool_choice(body.get("tool_choice"), chat.origins)
         if choice is not None and tools:
             out["tool_choice"] = choice
         for key in _PASSED:

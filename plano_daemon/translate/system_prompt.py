@@ -95,6 +95,14 @@ def _with_text(msg: dict[str, Any], texts: list[str], *, after: bool) -> dict[st
     return {**msg, "content": [*parts, *added] if after else [*added, *parts]}
 
 
+def hosted_note(hosted: list[str]) -> str:
+    """What the model is told when the client offered hosted tools (run by the API provider itself, like
+    web search) that a chat upstream cannot run: it then says so instead of pretending to search."""
+    names = ", ".join(sorted(set(hosted)))
+    return (f"Note from the gateway: the hosted tools {names} are not available with this model; "
+            "do not try to call them, and say so if the task needs them.")
+
+
 def merge_system_runs(body: dict[str, Any]) -> dict[str, Any] | None:
     """A chat request with each run of consecutive system/developer messages made one system message, or
     None when it has no such run (the common case: the client's bytes then pass through untouched).

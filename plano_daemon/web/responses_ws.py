@@ -16,6 +16,7 @@ and a prewarm request (`generate: false`) that must not reach a model.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -85,36 +86,64 @@ async def responses_ws(request: web.Request) -> web.StreamResponse:
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED}
     conversation = Conversation()
     created = 0
+    messages: asyncio.Queue[str | None] = asyncio.Queue()
+    reader = asyncio.create_task(_read(ws, messages))
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None),
                                          auto_decompress=True) as session:
-            async for message in ws:
-                if message.type != aiohttp.WSMsgType.TEXT:
+            while (text := await messages.get()) is not None:
+                body = _parse(text)
+                if isinstance(body, str):
+                    await _send_error(ws, 400, "unsupported_message", body)
                     continue
-                try:
-                    body = json.loads(message.data)
-                except ValueError:
-                    await _send_error(ws, 400, "invalid_json", "a message must be one JSON object")
-                    continue
-                kind = body.get("type") if isinstance(body, dict) else None
-                if kind == "response.processed":
-                    continue
-                if kind != "response.create":
-                    await _send_error(ws, 400, "unsupported_message",
-                                      f"unsupported message type {kind!r}; send response.create")
+                if body is None:  # response.processed: an acknowledgement
                     continue
                 created += 1
-                try:
-                    await _create(ws, session, target, headers, conversation, body)
-                except aiohttp.ClientError as exc:  # the inner request failed (listener stopping)
-                    await _send_error(ws, 502, "gateway_error", f"the request could not be served: "
-                                      f"{type(exc).__name__}")
-    except ConnectionResetError:  # the client went away mid-answer; the inner request is closed with it
+                # The answer runs beside the reader, so a client that leaves cancels it (and with it the
+                # inner request and the upstream generation) instead of letting it run to the end.
+                answer = asyncio.create_task(_create(ws, session, target, headers, conversation, body))
+                await asyncio.wait((answer, reader), return_when=asyncio.FIRST_COMPLETED)
+                if not answer.done():
+                    answer.cancel()
+                    LOG.debug("responses websocket: client left mid-answer; request cancelled")
+                    break
+                failure = answer.exception()
+                if isinstance(failure, aiohttp.ClientError):  # the inner request failed
+                    await _send_error(ws, 502, "gateway_error",
+                                      f"the request could not be served: {type(failure).__name__}")
+                elif failure is not None:
+                    raise failure
+    except ConnectionResetError:
         LOG.debug("responses websocket: client disconnected")
     finally:
+        reader.cancel()
         access_line(101, {"method": "GET", "path": request.path, "status": 101, "transport": "websocket",
                           "responses": created, "ms": round((time.perf_counter() - started) * 1000, 2)})
     return ws
+
+
+async def _read(ws: web.WebSocketResponse, messages: asyncio.Queue[str | None]) -> None:
+    """Client text messages into `messages`; None once the client closed the connection."""
+    try:
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                await messages.put(message.data)
+    finally:
+        await messages.put(None)
+
+
+def _parse(text: str) -> dict[str, Any] | str | None:
+    """A response.create message; None for an acknowledgement; a string saying what is wrong otherwise."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return "a message must be one JSON object"
+    kind = body.get("type") if isinstance(body, dict) else None
+    if kind == "response.processed":
+        return None
+    if kind != "response.create":
+        return f"unsupported message type {kind!r}; send response.create"
+    return body  # type: ignore[no-any-return]
 
 
 async def _create(ws: web.WebSocketResponse, session: aiohttp.ClientSession, target: str,

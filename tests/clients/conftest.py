@@ -22,12 +22,15 @@ from tests.fakes.strict_llm import Planner, StrictLLM
 #: The served model, as vLLM names it and as the upstream must receive it (bare, no provider prefix).
 MODEL = "qwen3-coder-30b"
 UPSTREAM_KEY = "sk-upstream-configured-key"
+MAX_MODEL_LEN = 65536  # a local vLLM's context window as its /v1/models reports it (Hermes requires 64K)
 RUN_TIMEOUT = 120.0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here runs a real client (marker `clients`), except the fake's own rules."""
     for item in items:
-        if "tests/clients/" in str(item.path).replace(os.sep, "/"):
+        where = str(item.path).replace(os.sep, "/")
+        if "tests/clients/" in where and not where.endswith("/test_strict_llm.py"):
             item.add_marker(pytest.mark.clients)
             item.add_marker(pytest.mark.timeout(300))
 
@@ -59,13 +62,17 @@ class Blackhole:
 
 
 @pytest.fixture
-async def blackhole() -> AsyncIterator[Blackhole]:
+async def blackhole(request: pytest.FixtureRequest) -> AsyncIterator[Blackhole]:
     hole = Blackhole()
     server = await asyncio.start_server(hole._serve, "127.0.0.1", 0)
     hole.port = server.sockets[0].getsockname()[1]
     yield hole
     server.close()
     await server.wait_closed()
+    capture = os.environ.get("PLANO_CLIENTS_CAPTURE")
+    if capture:
+        Path(capture).mkdir(parents=True, exist_ok=True)
+        (Path(capture) / f"{request.node.name}-internet.json").write_text(json.dumps(hole.attempts, indent=1))
 
 
 @dataclass
@@ -147,7 +154,7 @@ async def stack(aiohttp_server: Any, gateway: GatewayFactory,
 
     async def make(interface: str, plan: Planner, *, aliases: dict[str, str] | None = None,
                    **provider: Any) -> Stack:
-        llm = StrictLLM(model=MODEL, key=UPSTREAM_KEY, plan=plan)
+        llm = StrictLLM(model=MODEL, key=UPSTREAM_KEY, plan=plan, max_model_len=MAX_MODEL_LEN)
         server = await aiohttp_server(llm.app())
         llm.url = str(server.make_url("")).rstrip("/")
         prefix = "vllm" if interface == "chat" else "anthropic"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.conftest import CLIENT_KEY, config, provider
-from tests.fakes.upstream import chat_chunks, reply_sse
+from tests.fakes.upstream import chat_chunks, hang, reply_sse
 
 CODEX_HEADERS = {"Authorization": f"Bearer {CLIENT_KEY}", "openai-beta": "responses_websockets=2026-02-06",
                  "session_id": "s-1", "originator": "codex_exec"}
@@ -32,6 +34,16 @@ async def turn(ws: aiohttp.ClientWebSocketResponse, message: str) -> list[dict[s
         events.append(json.loads(msg.data))
         if events[-1]["type"] in ("response.completed", "response.incomplete", "response.failed", "error"):
             return events
+
+
+async def access_lines(caplog: pytest.LogCaptureFixture, until: Any) -> list[dict[str, Any]]:
+    """The access-log lines so far, once `until(lines)` holds (the server logs after the client is done)."""
+    for _ in range(100):
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "plano_daemon.access"]
+        if until(lines):
+            break
+        await asyncio.sleep(0.05)
+    return lines
 
 
 def user(text: str) -> dict[str, Any]:
@@ -69,7 +81,7 @@ async def test_codex_turns_over_the_websocket_with_incremental_input(fake_upstre
     assert all(CLIENT_KEY not in json.dumps(r.headers) for r in up.received)
     assert up.received[0].headers["traceparent"].split("-")[1] == TRACEPARENT.split("-")[1]
     assert "client_metadata" not in up.received[0].json
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "plano_daemon.access"]
+    lines = await access_lines(caplog, lambda ls: any(line.get("transport") for line in ls))
     assert sum(1 for line in lines if line.get("api") == "responses") == 2
     assert any(line.get("transport") == "websocket" and line.get("responses") == 3 for line in lines)
 
@@ -110,3 +122,20 @@ async def test_the_websocket_works_toward_an_anthropic_upstream(fake_upstream, g
         events = await turn(ws, create(model="claude/sonnet", input=[user("hello")]))
     assert events[-1]["type"] == "response.completed"
     assert up.received[0].path == "/v1/messages"
+
+
+async def test_a_client_leaving_mid_answer_cancels_the_request(fake_upstream, gateway, caplog):
+    caplog.set_level(logging.INFO, logger="plano_daemon.access")
+    up = await fake_upstream()
+    up.script(hang(30))
+    gw = await gateway(config(provider("vllm/qwen", up)))
+
+    async with aiohttp.ClientSession() as s, s.ws_connect(f"{gw.base_url}/responses", headers=CODEX_HEADERS) as ws:
+        await ws.send_str(create(input=[user("hi")]))
+        for _ in range(100):  # until the upstream has the request
+            if up.received:
+                break
+            await asyncio.sleep(0.02)
+
+    lines = await access_lines(caplog, lambda ls: any(line.get("api") == "responses" for line in ls))
+    assert [line["status"] for line in lines if line.get("api") == "responses"] == [499]

@@ -26,9 +26,8 @@ SEED_001_ROUTES = HELDOUT / "seed001_unseen" / "routes.yaml"
 #: prompts, 75 % on route sets unlike the seeds', and the dev set no lower than today's 95 %.
 TARGETS = {"seed001_unseen": 0.85, "seed003_nomatch": 0.90, "six_domains": 0.75, "business_ops": 0.75,
            "tutoring": 0.75, "platform_team": 0.75, "everyday_life": 0.75, "dev": 0.95}
-#: What the tests enforce: the target, or where a set is below it, the accuracy reached (so a change
-#: may not make it worse; the report says which targets are not met).
-FLOORS = {**TARGETS, "seed001_unseen": 54 / 64}
+#: What the tests enforce: the targets (all met when this was written).
+FLOORS = dict(TARGETS)
 
 
 @dataclass(frozen=True)

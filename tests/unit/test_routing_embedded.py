@@ -187,7 +187,12 @@ def test_explain_shows_each_routes_score_and_the_words_behind_it():
     assert explained[0].route == router.route(turns).route == "documentation"
     assert {e.route: e.score for e in explained} == dict(router.route(turns).scores)
     assert explained[0].words["d:docs"] == ("docstrings",)
-    assert sum(adds for _, adds in explained[0].matched) == pytest.approx(explained[0].score)
+    assert all(sum(adds for _, adds in e.matched) == pytest.approx(e.score) for e in explained)
+    taught = EmbeddedRouter((Route("bees", "hive care", ("a/m",), examples=("my colony keeps swarming",)),
+                             Route("stars", "telescopes", ("b/m",))))
+    bees = taught.explain([Turn("user", "the colony is swarming again")])[0]
+    assert bees.route == "bees" and any(f.endswith("(example 1)") for f, _ in bees.matched)
+    assert sum(adds for _, adds in bees.matched) == pytest.approx(bees.score)
 
 
 def test_a_fresh_decision_costs_microseconds():

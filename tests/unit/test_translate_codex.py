@@ -133,3 +133,9 @@ def test_a_reasoning_item_between_parallel_calls_keeps_them_in_one_assistant_tur
 
     assert [m["role"] for m in out] == ["system", "user", "assistant", "tool", "tool"]
     assert [c["id"] for c in out[2]["tool_calls"]] == ["a", "b"]
+
+
+def test_a_tool_choice_naming_a_namespaced_tool_names_its_flat_function() -> None:
+    body = {**code_mode(), "tool_choice": {"type": "function", "name": "exec_command", "namespace": "functions"}}
+    assert ResponsesToChat().request(body, "m")["tool_choice"] == {
+        "type": "function", "function": {"name": "functions__exec_command"}}

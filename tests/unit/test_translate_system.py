@@ -118,3 +118,15 @@ def test_a_chat_clients_consecutive_system_messages_become_one() -> None:
                                                                   {"role": "user", "content": "hi"}]}
     assert merge_system_runs({"model": "m", "messages": [{"role": "system", "content": "A"},
                                                          {"role": "user", "content": "hi"}]}) is None
+
+
+def test_claude_codes_server_tools_are_left_out_and_the_model_told() -> None:
+    body = claude_code_request()
+    body["tools"] = [{"name": "Write", "input_schema": {"type": "object"}},
+                     {"type": "web_search_20250305", "name": "web_search", "max_uses": 8}]
+
+    out = MessagesToChat().request(body, "qwen")
+
+    assert [t["function"]["name"] for t in out["tools"]] == ["Write"]
+    assert roles(out["messages"]) == ["system", "user"]
+    assert "web_search" in out["messages"][0]["content"] and "You are Claude Code." in out["messages"][0]["content"]
