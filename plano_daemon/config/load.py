@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
 from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
+from plano_daemon.config.profile import Profile, load_profile, profile_path
 from plano_daemon.config.schema import Config
-from plano_daemon.secret import Secret
 from plano_daemon.errors import ConfigError
 from plano_daemon.net import is_loopback
-from plano_daemon.config.profile import Profile, load_profile, profile_path
+from plano_daemon.secret import Secret
 
 #: Provider fields whose `$VAR` references are substituted (Plano substitutes keys and endpoints).
 _SUBSTITUTED_PROVIDER_FIELDS = ("access_key", "base_url", "http_host")

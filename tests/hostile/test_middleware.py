@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
 
 from plano_daemon.runtime import build_gateway
 from plano_daemon.web.app import make_app
