@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from plano_daemon import cli
 from plano_daemon.catalog import Catalog
-from plano_daemon.config.load import MAX_PROBLEMS, load_config
+from plano_daemon.config.load import MAX_FILE_BYTES, MAX_PROBLEMS, load_config
 from plano_daemon.errors import ConfigError
 from tests.conftest import child_env
 
@@ -66,7 +67,18 @@ def test_a_config_that_is_not_utf8_has_a_located_error(tmp_path: Path) -> None:
 
 
 def test_yaml_nested_deeper_than_the_interpreter_allows_is_a_config_error() -> None:
-    assert "nested too deeply" in problems("a: " + "[" * 5000 + "]" * 5000 + "\n")[0]
+    problem = problems("a: " + "[" * 5000 + "]" * 5000 + "\n")[0]
+    assert "nested too deeply" in problem or "line 1, column 1003: exceeded maximum nesting depth" in problem
+
+
+def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_bytes(GOOD.encode() + b"#" * MAX_FILE_BYTES)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path), environ={"KEY": KEY})
+    assert info.value.problems == [f"{path}: larger than 4 MiB, the most a config or env file may be"]
+    assert time.monotonic() - started < 5
 
 
 def test_validation_output_is_capped_with_a_count_of_the_rest() -> None:
