@@ -18,17 +18,22 @@ from pydantic import ValidationError
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
 from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
+from plano_daemon.config.profile import Profile, load_profile, profile_path
 from plano_daemon.config.schema import Config
-from plano_daemon.secret import Secret
 from plano_daemon.errors import ConfigError
 from plano_daemon.net import is_loopback
-from plano_daemon.config.profile import Profile, load_profile, profile_path
+from plano_daemon.secret import Secret
 
 #: Provider fields whose `$VAR` references are substituted (Plano substitutes keys and endpoints).
 _SUBSTITUTED_PROVIDER_FIELDS = ("access_key", "base_url", "http_host")
 #: At most this many problems are reported; the rest are counted. A broken 10 MB file must not print
 #: (and hold in memory) hundreds of thousands of lines.
 MAX_PROBLEMS = 50
+#: Config and env files are read whole; one larger than this is refused before parsing (a real config is a
+#: few KiB, and a 10 MB one takes minutes and a gigabyte to parse and validate).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+#: libyaml's parser when PyYAML was built with it (several times faster), else the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,7 @@ def read_env_files(paths: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     for path in paths:
         where = f"--env-file {path}"
         try:
-            text = decode(Path(path).read_bytes(), where)
+            text = decode(read_limited(path), where)
         except OSError as exc:
             problems.append(f"{where}: cannot read ({exc.strerror or exc})")
             continue
@@ -69,6 +74,16 @@ def read_env_files(paths: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         env.update(values)
         problems += [f"{where}: {problem}" for problem in bad_lines]
     return env, problems
+
+
+def read_limited(path: str) -> bytes:
+    """The file's bytes; a ConfigError when it is larger than MAX_FILE_BYTES (not read, nor parsed)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most a config or "
+                           "env file may be"])
+    return data
 
 
 def decode(data: bytes, where: str) -> str:
@@ -109,13 +124,13 @@ def _load(path: str | None, *, env_files: Sequence[str], environ: Mapping[str, s
         if path is None:
             raise ConfigError(["--config: no path given"])
         try:
-            text = decode(Path(path).read_bytes(), path)
+            text = decode(read_limited(path), path)
         except OSError as exc:
             raise ConfigError(problems + [f"{path}: cannot read ({exc.strerror or exc})"]) from None
         except ConfigError as exc:
             raise ConfigError(problems + exc.problems) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"

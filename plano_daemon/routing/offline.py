@@ -11,12 +11,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from plano_daemon.catalog import Catalog
 from plano_daemon.config.envsubst import referenced_vars
-from plano_daemon.config.load import decode, load_config
+from plano_daemon.config.load import decode, load_config, read_limited
 from plano_daemon.errors import ConfigError
 from plano_daemon.policy.eligibility import Policy
 from plano_daemon.routing.conversation import Turn
@@ -30,7 +29,7 @@ PLACEHOLDER = "unset-not-needed-offline"
 
 def decide_offline(config_path: str, prompt: str, *, env_files: Sequence[str] = (),
                    explain: bool = False) -> dict[str, Any]:
-    text = decode(Path(config_path).read_bytes(), config_path)
+    text = decode(read_limited(config_path), config_path)
     environ = {**{name: PLACEHOLDER for name in referenced_vars(text)}, **os.environ}
     loaded = load_config(config_path, env_files=env_files, environ=environ)
     cfg = loaded.config

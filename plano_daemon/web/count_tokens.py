@@ -18,11 +18,11 @@ from plano_daemon.catalog import MESSAGES, Channel
 from plano_daemon.config.known_providers import ANTHROPIC
 from plano_daemon.errors import BadRequest, ModelNotFound
 from plano_daemon.policy.gate import RequestGate
-from plano_daemon.web.proxy import upstream_headers
 from plano_daemon.runtime import Gateway
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, TRACE
+from plano_daemon.web.proxy import upstream_headers
 from plano_daemon.wire.model_field import with_model
 from plano_daemon.wire.trace import Trace
 

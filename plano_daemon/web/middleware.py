@@ -8,8 +8,6 @@ line carries routing and attempts); for them this only guarantees that nothing e
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import time
 from typing import Any
 
@@ -17,7 +15,7 @@ from aiohttp import web
 
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES
 from plano_daemon.errors import GatewayError, PayloadTooLarge, RequestTimeout
-from plano_daemon.logs import ACCESS, LOG
+from plano_daemon.logs import LOG, access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.relay import error_response
 from plano_daemon.web.keys import GATEWAY, TRACE
@@ -41,12 +39,6 @@ def dialect(path: str) -> str:
     if path.startswith(("/v1/responses", "/routing/v1/responses")):
         return RESPONSES
     return CHAT
-
-
-def access(level: int, fields: dict[str, Any]) -> None:
-    """One access line; callers pass no prompt text and no secrets."""
-    if ACCESS.isEnabledFor(level):
-        ACCESS.log(level, json.dumps(fields, separators=(",", ":"), default=str))
 
 
 class _Refused(GatewayError):
@@ -123,6 +115,5 @@ def _account(request: web.Request, status: int, reason: str | None, elapsed: flo
     metrics = request.app[GATEWAY].services.metrics
     method = request.method if request.method in _METHODS else "OTHER"
     metrics.requests.labels(name, method, status_class(status)).inc()
-    level = logging.WARNING if status >= 500 else logging.INFO
-    access(level, {"request_id": request_id, "method": method, "path": request.path[:_MAX_LOGGED_PATH],
+    access_line(status, {"request_id": request_id, "method": method, "path": request.path[:_MAX_LOGGED_PATH],
                    "handler": name, "status": status, "ms": round(elapsed * 1000, 2), "error": reason})

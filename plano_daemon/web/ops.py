@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from plano_daemon.errors import ModelNotFound
 from plano_daemon.metrics import CONTENT_TYPE
 from plano_daemon.web.keys import GATEWAY, WILDCARD_MODELS
 
@@ -47,9 +48,8 @@ async def retrieve_model(request: web.Request) -> web.Response:
     for model in await _models(request):
         if model["id"] == wanted:
             return web.json_response(model, headers=_CORS)
-    body = {"error": {"message": f"model {wanted!r} is not served by this gateway", "type": "invalid_request_error",
-                      "code": "model_not_found", "param": "model"}}
-    return web.json_response(body, status=404, headers=_CORS)
+    # The middleware answers it (JSON, with the request id) and writes its access line with the reason.
+    raise ModelNotFound(f"model {wanted!r} is not served by this gateway", extra={"param": "model"})
 
 
 async def _models(request: web.Request) -> list[dict[str, Any]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +19,8 @@ from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
 from plano_daemon.errors import BadRequest, GatewayError
-from plano_daemon.logs import LOG
-from plano_daemon.web.middleware import access, dialect
+from plano_daemon.logs import LOG, access_line
+from plano_daemon.web.middleware import dialect
 from plano_daemon.wire.errors import error_body, openai_error_body
 
 #: How much of a request's first bytes is kept to find its path.
@@ -88,7 +87,7 @@ class _Connection(RequestHandler):
                         % (len(_HEADERS_TIMEOUT), _HEADERS_TIMEOUT))
         transport.close()
         self._on_refused(408)
-        access(logging.INFO, {"request_id": None, "method": None, "path": None, "handler": "none",
+        access_line(408, {"request_id": None, "method": None, "path": None, "handler": "none",
                               "status": 408, "ms": round(self._headers_timeout * 1000, 2),
                               "error": "request headers not received in time"})
 
@@ -104,9 +103,8 @@ class _Connection(RequestHandler):
                if client_error else GatewayError("internal error in the gateway; see its log"))
         path = self._path()
         self._on_refused(status)
-        access(logging.INFO if client_error else logging.ERROR,
-               {"request_id": None, "method": None, "path": path, "handler": "none", "status": status,
-                "ms": 0.0, "error": reason})
+        access_line(status, {"request_id": None, "method": None, "path": path, "handler": "none", "status": status,
+                             "ms": 0.0, "error": reason})
         resp = web.json_response(error_body(dialect(path or "/"), err), status=status)
         resp.force_close()
         return resp

@@ -11,7 +11,6 @@ import pathlib
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -30,15 +29,18 @@ HEADERS_TIMEOUT = 0.6
 BODY_TIMEOUT = 0.6
 
 
-@dataclass
 class Live:
-    port: int
-    loop: asyncio.AbstractEventLoop
-    state: pathlib.Path  # $STATE_DIRECTORY when the gateway started: its ledger and budgets
-    records: list[str] = field(default_factory=list, repr=False)
-    bodies: list[bytes] = field(default_factory=list, repr=False)
+    """The running gateway's port, and what it wrote (log records) and answered (bodies).
+    Not a dataclass: hypothesis prints a dataclass argument field by field, records included."""
 
-    def __repr__(self) -> str:  # hypothesis prints its arguments: not every record
+    def __init__(self, port: int, loop: asyncio.AbstractEventLoop, state: pathlib.Path, records: list[str]) -> None:
+        self.port = port
+        self.loop = loop
+        self.state = state  # $STATE_DIRECTORY when the gateway started: its ledger and budgets
+        self.records = records
+        self.bodies: list[bytes] = []
+
+    def __repr__(self) -> str:
         return f"Live(port={self.port})"
 
     def get(self, path: str) -> tuple[int, dict[str, str], bytes]:

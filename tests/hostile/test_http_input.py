@@ -40,6 +40,14 @@ def test_json_nested_10000_deep_is_a_400_in_the_dialect(live: Live, path: str) -
 
 
 @pytest.mark.parametrize("path", POST_PATHS)
+@pytest.mark.parametrize("messages", ['[{"role": [], "content": 1}]', '[{"role": "user", "content": [{"type": {}}]}]'])
+def test_unhashable_roles_and_part_types_never_make_a_500(live: Live, path: str, messages: str) -> None:
+    raw = f'{{"model": "openai/m", "messages": {messages}, "input": {messages}}}'.encode()
+    status, _, body = live.post(path, raw)
+    assert status < 500, body
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
 def test_lone_surrogates_never_make_a_500(live: Live, path: str) -> None:
     raw = b'{"model": "openai/m", "messages": [{"role": "user", "content": "\\ud800 and \\udfff"}], "input": "\\ud800"}'
     status, _, body = live.post(path, raw)

@@ -1,5 +1,5 @@
 """The middleware's catch-all: a bug of ours in any non-proxy route is logged with its traceback, answered as
-JSON 500 in the client's dialect with the request id, counted as 5xx and logged at WARNING in the access log."""
+JSON 500 in the client's dialect with the request id, counted as 5xx and logged at ERROR in the access log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-from aiohttp import web
 
 from plano_daemon.runtime import build_gateway
 from plano_daemon.web.app import make_app
@@ -36,6 +35,6 @@ async def test_an_unexpected_error_on_routing_is_a_json_500_in_the_dialect_and_c
     assert body["type"] == "error" and body["error"]["type"] == "api_error"
     assert any(r.exc_info and "RuntimeError" in str(r.exc_info[1].__class__) for r in caplog.records)
     access = [r for r in caplog.records if r.name == "plano_daemon.access"]
-    assert access[-1].levelno == logging.WARNING and '"status":500' in access[-1].getMessage()
+    assert access[-1].levelno == logging.ERROR and '"status":500' in access[-1].getMessage()
     metrics = app[GATEWAY].services.metrics.render().decode()
     assert 'plano_requests_total{handler="routing",method="POST",status_class="5xx"} 1.0' in metrics
