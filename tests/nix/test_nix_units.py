@@ -120,7 +120,7 @@ def test_plano_service_contract(tmp_path: Path) -> None:
     assert service["StateDirectory"] == "plano/state" and service["CacheDirectory"] == "plano"
     assert service["DynamicUser"] is True
     assert "AF_UNIX" in service["RestrictAddressFamilies"]
-    assert service["ProcSubset"] == "all"  # prometheus-client's process_* metrics read /proc/stat
+    assert service["ProcSubset"] == "pid"  # /metrics has no process_* collector to starve
     assert service["Restart"] == "on-failure"
     assert service["EnvironmentFile"] == [f"{tmp_path}/plano.env"]
     assert unit["After"] == ["network.target", "vllm.service"] and unit["Wants"] == ["vllm.service"]

@@ -212,10 +212,10 @@ def build_image(base: Path) -> Path:
         log("copying the base tree")
         subprocess.run(["cp", "-a", "--reflink=auto", str(base / "root"), str(root)], check=True)
         wheels = root / "tmp" / "wheels"
-        log("building the project's wheel and its dependencies' wheels on the host")
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels),
-                        f"{REPO}[fast]"], check=True)
-        install_project(root)
+        log("building the project's wheel")
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+                        str(wheels), str(REPO)], check=True)
+        install_project(root, next(wheels.glob("plano_daemon-*.whl")).name)
         shutil.rmtree(wheels)
         shutil.copy(next((root / "boot").glob("vmlinuz-*")), image / "vmlinuz")
         shutil.copy(next((root / "boot").glob("initrd.img-*")), image / "initrd.img")
@@ -236,10 +236,23 @@ def chroot(root: Path, *args: str) -> None:
     subprocess.run(["chroot", str(root), *args], check=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
 
 
-def install_project(root: Path) -> None:
+def install_project(root: Path, wheel: str) -> None:
+    """The wheel and its dependencies, resolved by the guest's own pip (its python's markers) from PyPI
+    over the host's network while building; the booted guest has no network."""
     chroot(root, "python3", "-m", "venv", "/opt/plano-daemon/venv")
-    chroot(root, "/opt/plano-daemon/venv/bin/pip", "install", "--quiet", "--no-index",
-           "--find-links", "/tmp/wheels", "plano-daemon[fast]")
+    resolv = root / "etc/resolv.conf"
+    saved = resolv.read_bytes() if resolv.exists() else None
+    resolv.unlink(missing_ok=True)
+    shutil.copy("/etc/resolv.conf", resolv)
+    shutil.copy("/etc/ssl/certs/ca-certificates.crt", root / "tmp/ca.crt")
+    try:
+        chroot(root, "/opt/plano-daemon/venv/bin/pip", "install", "--quiet", "--disable-pip-version-check",
+               "--cert", "/tmp/ca.crt", f"/tmp/wheels/{wheel}[fast]")
+    finally:
+        resolv.unlink()
+        if saved is not None:
+            resolv.write_bytes(saved)
+        (root / "tmp/ca.crt").unlink()
 
     share = root / "usr/local/share/plano-vm"
     share.mkdir(parents=True)
@@ -256,6 +269,12 @@ def install_project(root: Path) -> None:
     (units / "vllm.service").write_text(GUEST_UNITS["vllm.service"].format(key=GUEST_KEY))
     (units / "plano-vm-checks.service").write_text(
         GUEST_UNITS["plano-vm-checks.service"].format(timeout=RUN_TIMEOUT))
+
+    # What `systemctl enable` (NixOS: wantedBy) does: compute.target pulls both in.
+    compute_wants = units / "compute.target.wants"
+    compute_wants.mkdir()
+    for unit in ("plano.service", "vllm.service"):
+        (compute_wants / unit).symlink_to(f"/etc/systemd/system/{unit}")
 
     check_exe = root / GUEST_CHECK_EXE.lstrip("/")
     check_exe.parent.mkdir(parents=True, exist_ok=True)
