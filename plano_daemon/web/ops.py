@@ -50,7 +50,6 @@ async def retrieve_model(request: web.Request) -> web.Response:
             return web.json_response(model, headers=_CORS)
     body = {"error": {"message": f"model {wanted!r} is not served by this gateway", "type": "invalid_request_error",
                       "code": "model_not_found", "param": "model"}}
-    access_line(404, {"method": request.method, "path": request.path, "status": 404, "error": "model_not_found"})
     return web.json_response(body, status=404, headers=_CORS)
 
 
