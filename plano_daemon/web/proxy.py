@@ -9,7 +9,6 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,26 +46,15 @@ CLIENT_CLOSED = 499
 _FORWARDED_SAME_API = ("anthropic-beta", "anthropic-version", "openai-beta")
 
 
-@dataclass(slots=True)
-class Choice:
-    """The outcome of routing and policy: who to try first, and the facts that led there."""
-
-    channel: Channel
-    route: str | None = None
-    router: str = "none"
-    #: Policy (issue 6) narrows the failover candidates with this; None = every channel is eligible.
-    eligible: Callable[[Channel], bool] | None = None
-
-
 async def handle(request: web.Request, api: str) -> web.StreamResponse:
     """Entry point of the three proxy handlers; every failure becomes JSON in the client's dialect."""
     gateway: Gateway = request.app[GATEWAY]
-    rt = gateway.runtime
+    runtime = gateway.runtime
     services = gateway.services
     loop = asyncio.get_running_loop()
     metrics = services.metrics
     usage = metrics.budget_usage
-    gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets, headers=request.headers,
+    gate = RequestGate(policy=runtime.policy, budgets=runtime.budgets, store=services.budgets, headers=request.headers,
                        on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
     exchange = Exchange(api=api, trace=trace_from_headers(request.headers), gate=gate,
                         deadline=loop.time() + request.app[LISTENER_TIMEOUT])
@@ -76,7 +64,7 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
     metrics.in_flight.inc()
     status = 500
     try:
-        response = await _serve(request, rt, services, exchange)
+        response = await _serve(request, runtime, services, exchange)
         status = CLIENT_CLOSED if exchange.client_closed else response.status
         return response
     except asyncio.CancelledError:  # the client disconnected (aiohttp cancels the handler)
@@ -118,26 +106,25 @@ def _account(services: Services, exchange: Exchange, method: str, status: int, e
         services.ledger.start()
 
 
-async def _serve(request: web.Request, rt: Runtime, services: Services,
+async def _serve(request: web.Request, runtime: Runtime, services: Services,
                  exchange: Exchange) -> web.StreamResponse:
-    raw, body = await read_request(request, exchange, rt)
+    raw, body = await read_request(request, exchange, runtime)
     inline_routing = any(key in body for key in INLINE_KEYS)
     rewritten = (exchange.api == RESPONSES and services.conversations is not None
                  and await services.conversations.begin(exchange, body))
     with tracing.step(exchange.spans, "routing"):
-        choice = await choose(request, rt, services, exchange, body)
-    exchange.channel, exchange.route, exchange.router = choice.channel, choice.route, choice.router
-    if rt.ratelimits and services.shared is not None:  # Plano's `ratelimits`
-        admitted = await rt.ratelimits.admit(choice.channel, request.headers, services.shared,
+        primary = exchange.channel = await choose(request, runtime, services, exchange, body)
+    if runtime.ratelimits and services.shared is not None:  # Plano's `ratelimits`
+        admitted = await runtime.ratelimits.admit(primary, request.headers, services.shared,
                                              estimate=max(1, len(raw) // 4), now=time.time())
         exchange.gate.on_tokens = admitted.settle if admitted is not None else None
     # Inline routing fields were stripped from `body`, a stored conversation added: the raw bytes no longer match.
-    return await forward(request, rt, services, exchange, choice, None if inline_routing or rewritten else raw,
+    return await forward(request, runtime, services, exchange, primary, None if inline_routing or rewritten else raw,
                          body)
 
 
 async def read_request(request: web.Request, exchange: Exchange,
-                       rt: Runtime) -> tuple[bytes, dict[str, Any]]:
+                       runtime: Runtime) -> tuple[bytes, dict[str, Any]]:
     """Body bytes and the JSON parsed once; client mistakes become 400/413, never 500."""
     raw, body = await read_json_object(request)
     model = body.get("model")
@@ -149,7 +136,7 @@ async def read_request(request: web.Request, exchange: Exchange,
     if not isinstance(stream, bool) and stream is not None:
         raise BadRequest("`stream` must be a boolean", extra={"param": "stream"})
     _check_shape(exchange.api, body)
-    if exchange.api == RESPONSES and body.get("previous_response_id") and rt.config.state_storage is None:
+    if exchange.api == RESPONSES and body.get("previous_response_id") and runtime.config.state_storage is None:
         raise BadRequest("`previous_response_id` needs `state_storage` in the gateway config; without it, "
                          "send the whole conversation in `input`", extra={"param": "previous_response_id"})
     exchange.requested = model
@@ -168,24 +155,25 @@ def _check_shape(api: str, body: dict[str, Any]) -> None:
         raise BadRequest("`input` is required", extra={"param": "input"})
 
 
-async def choose(request: web.Request, rt: Runtime, services: Services, exchange: Exchange,
-                 body: dict[str, Any]) -> Choice:
-    """Routing decision, then model resolution, then policy (which may only narrow)."""
+async def choose(request: web.Request, runtime: Runtime, services: Services, exchange: Exchange,
+                 body: dict[str, Any]) -> Channel:
+    """Routing decision, then model resolution, then policy (which may only narrow): the channel tried
+    first; the route, router and candidates are the exchange's."""
     requested = body["model"]
-    if services.budgets is not None and rt.budgets:
-        await services.budgets.sync(rt.budgets)  # other instances' counts, when they are shared
+    if services.budgets is not None and runtime.budgets:
+        await services.budgets.sync(runtime.budgets)  # other instances' counts, when they are shared
     gate = exchange.gate
     if exchange.confine is not None:
         gate.confine(exchange.confine)
-    routed = await rt.routing.route(body, request.headers, services.routing_context(
-        gate.may_see if rt.policy is not None else None))
+    routed = await runtime.routing.route(body, request.headers, services.routing_context(
+        gate.may_see if runtime.policy is not None else None))
     exchange.route, exchange.router = routed.route, routed.router
     exchange.affinity_key, exchange.router_error = routed.session_id, routed.router_failure
-    resolve = rt.catalog.resolve
+    resolve = runtime.catalog.resolve
     name = requested
     allowed: tuple[str, ...] = ()
     if routed.router != NOT_ROUTED:  # SPEC §4.3: routed model, else requested, else the default provider
-        default = rt.catalog.default
+        default = runtime.catalog.default
         allowed = gate.narrow(routed.models, resolve)
         name = decide(allowed, requested=requested, exists=lambda m: resolve(m) is not None,
                       default=default.model if default else None).model or requested
@@ -196,17 +184,17 @@ async def choose(request: web.Request, rt: Runtime, services: Services, exchange
     exchange.candidates = gate.names((*routed.models, name), resolve)
     gate.admit(channel)
     exchange.ranked = gate.names(allowed or (name,), resolve)
-    return Choice(channel=channel, route=routed.route, router=routed.router, eligible=gate.allows)
+    return channel
 
 
-async def forward(request: web.Request, rt: Runtime, services: Services, exchange: Exchange, choice: Choice,
+async def forward(request: web.Request, runtime: Runtime, services: Services, exchange: Exchange, primary: Channel,
                   raw: bytes | None, body: dict[str, Any]) -> web.StreamResponse:
     """Attempts as the retry plan decides (failover/), then relay the answer or the exhaustion error."""
     loop = asyncio.get_running_loop()
     metrics = services.metrics
-    plan = Plan(choice.channel, policy=policy_for(choice.channel, rt.config.dubnium.default_retry_policy),
-                channels=rt.catalog.channels, resolve=rt.catalog.resolve, blocks=services.blocks,
-                health=services.health, clock=loop.time, rng=random.random, eligible=choice.eligible,
+    plan = Plan(primary, policy=policy_for(primary, runtime.config.dubnium.default_retry_policy),
+                channels=runtime.catalog.channels, resolve=runtime.catalog.resolve, blocks=services.blocks,
+                health=services.health, clock=loop.time, rng=random.random, eligible=exchange.gate.allows,
                 permitted=exchange.gate.permitted)
     exchange.plan = plan
     channel = plan.start()
@@ -218,7 +206,7 @@ async def forward(request: web.Request, rt: Runtime, services: Services, exchang
         exchange.channel = channel
         exchange.gate.count_attempt(channel)  # retries and fallbacks count against budgets too
         with tracing.attempt(exchange.spans, exchange, channel):
-            attempt = await _attempt(request, rt, services, exchange, channel, raw, body, plan.retry_codes)
+            attempt = await _attempt(request, runtime, services, exchange, channel, raw, body, plan.retry_codes)
             step = plan.after(attempt.outcome, attempt.seen)
         if isinstance(step, Stop):
             break
@@ -237,8 +225,8 @@ async def forward(request: web.Request, rt: Runtime, services: Services, exchang
         assert attempt.resp is not None
         with tracing.step(exchange.spans, "relay"):
             if attempt.stream is not None:
-                return await relay_stream(request, exchange, attempt.stream, services, idle=rt.timeouts.stream_idle,
-                                          secrets=secrets_for(rt.catalog))
+                return await relay_stream(request, exchange, attempt.stream, services,
+                                          idle=runtime.timeouts.stream_idle, secrets=secrets_for(runtime.catalog))
             assert attempt.answer is not None
             if exchange.spans is not None:
                 exchange.spans.answered(exchange.api, attempt.answer.body)
@@ -248,7 +236,7 @@ async def forward(request: web.Request, rt: Runtime, services: Services, exchang
     assert attempt.resp is not None
     exchange.error = f"upstream {channel.model} answered HTTP {attempt.resp.status}"
     return relay_upstream_error(attempt.resp, attempt.error_body, exchange, attempt.translation,
-                                secrets_for(rt.catalog))
+                                secrets_for(runtime.catalog))
 
 
 @dataclass(slots=True)
@@ -270,7 +258,7 @@ class _Attempt:
             self.resp.close()
 
 
-async def _attempt(request: web.Request, rt: Runtime, services: Services, exchange: Exchange,
+async def _attempt(request: web.Request, runtime: Runtime, services: Services, exchange: Exchange,
                    channel: Channel, raw: bytes | None, body: dict[str, Any],
                    retry_codes: frozenset[int]) -> _Attempt:
     """Send once and classify. An answer counts only once it is known good: a whole JSON body read and
@@ -291,7 +279,7 @@ async def _attempt(request: web.Request, rt: Runtime, services: Services, exchan
     loop = asyncio.get_running_loop()
     now = loop.time()
     sent = time.perf_counter()  # durations: loop.time() under uvloop counts whole milliseconds
-    first_byte_by = min(now + rt.timeouts.first_byte, exchange.deadline)
+    first_byte_by = min(now + runtime.timeouts.first_byte, exchange.deadline)
     result = await services.pool.send(channel.origin, channel.url(upstream_api), headers, payload,
                                       headers_timeout=max(first_byte_by - now, 0.001))
     if isinstance(result, TransportFailure):
