@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from plano_daemon.logs import access_line
 from plano_daemon.metrics import CONTENT_TYPE
 from plano_daemon.web.keys import GATEWAY, WILDCARD_MODELS
 
