@@ -216,7 +216,7 @@ class RequestSpans:
             yield span
         finally:
             ctx.trace = outer
-            record = ctx.attempts[number - 1] if len(ctx.attempts) >= number else {}
+            record = ctx.attempts[number - 1].record() if len(ctx.attempts) >= number else {}
             if record.get("status") is not None:
                 span.set_attribute("http.response.status_code", record["status"])
             if record.get("error") or (record.get("status") or 0) >= 400:
@@ -240,11 +240,12 @@ class RequestSpans:
         if ctx.route:
             attributes["plano.route"] = ctx.route
         attributes["plano.router"] = ctx.router
-        if ctx.input_tokens or ctx.output_tokens:
+        tokens_in, tokens_out = ctx.usage.input_tokens, ctx.usage.output_tokens
+        if tokens_in or tokens_out:
             attributes.update({
-                "gen_ai.usage.input_tokens": ctx.input_tokens, "gen_ai.usage.output_tokens": ctx.output_tokens,
-                "llm.usage.prompt_tokens": ctx.input_tokens, "llm.usage.completion_tokens": ctx.output_tokens,
-                "llm.usage.total_tokens": ctx.input_tokens + ctx.output_tokens})
+                "gen_ai.usage.input_tokens": tokens_in, "gen_ai.usage.output_tokens": tokens_out,
+                "llm.usage.prompt_tokens": tokens_in, "llm.usage.completion_tokens": tokens_out,
+                "llm.usage.total_tokens": tokens_in + tokens_out})
         reasons = self._stream.reasons if self._stream is not None else self.finish_reasons
         if reasons:
             attributes["gen_ai.response.finish_reasons"] = reasons

@@ -403,7 +403,7 @@ class UpstreamModel(Strict):
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
 
 
-class SharedState(Strict):
+class SharedStateSettings(Strict):
     """Several instances as one: budgets, Retry-After blocks and health cool-downs (and, with
     `routing.session_cache.type: redis`, session pins) kept in one Redis."""
 
@@ -428,7 +428,7 @@ class Dubnium(Strict):
     default_retry_policy: RetryPolicy | None = None
     drain_seconds: Annotated[float, Field(ge=0)] = 30.0
     upstream_models: dict[str, UpstreamModel] = {}
-    shared_state: SharedState = SharedState()
+    shared_state: SharedStateSettings = SharedStateSettings()
 
 
 # --- the whole file ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from plano_daemon.state_store.memory import MemoryStore
 from plano_daemon.translate.chat_stream_to_responses import UNIQUE_RESPONSE_IDS
 
 if TYPE_CHECKING:
-    from plano_daemon.request_context import Ctx
+    from plano_daemon.exchange import Exchange
 
 #: Terminal Responses stream events that carry the whole response object.
 _TERMINAL = (b'"response.completed"', b'"response.incomplete"')
@@ -98,16 +98,16 @@ class Turn:
         if isinstance(parsed, dict):
             self._capture.response = parsed
 
-    async def save(self, ctx: Ctx) -> None:
+    async def save(self, exchange: Exchange) -> None:
         """Store the conversation under the response's id; a store that fails is logged (id and failure
         kind only) and the client still gets its answer."""
         response = self._capture.response
         response_id = response.get("id") if response is not None else None
-        if response is None or not isinstance(response_id, str) or not response_id or ctx.channel is None:
+        if response is None or not isinstance(response_id, str) or not response_id or exchange.channel is None:
             return
-        verdict = ctx.gate.verdict if ctx.gate is not None else None
+        verdict = exchange.gate.verdict
         record = StoredResponse(response_id=response_id, items=[*self._items, *output_items(response)],
-                                model=ctx.channel.model, provider=ctx.channel.prefix, created_at=time.time(),
+                                model=exchange.channel.model, provider=exchange.channel.prefix, created_at=time.time(),
                                 boundaries=verdict.boundaries if verdict is not None else None)
         try:
             await self._store.put(record)
@@ -121,7 +121,7 @@ class Conversations:
     def __init__(self, store: ResponseStore) -> None:
         self.store = store
 
-    async def begin(self, ctx: Ctx, body: dict[str, Any]) -> bool:
+    async def begin(self, exchange: Exchange, body: dict[str, Any]) -> bool:
         """Prepare a Responses request; True when `body` was rewritten (its raw bytes no longer match)."""
         previous_id = body.get("previous_response_id")
         rewritten = False
@@ -138,10 +138,10 @@ class Conversations:
                 raise BadRequest(f"Previous response with id '{previous_id}' not found.",
                                  code="previous_response_not_found", extra={"param": "previous_response_id"})
             continued(previous, body)
-            ctx.confine = previous.boundaries
+            exchange.confine = previous.boundaries
             rewritten = True
         if body.get("store", True) is not False:
-            ctx.turn = Turn(self.store, input_items(body.get("input")))
+            exchange.turn = Turn(self.store, input_items(body.get("input")))
             UNIQUE_RESPONSE_IDS.set(True)  # this request's task only
         return rewritten
 
