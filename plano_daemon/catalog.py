@@ -20,8 +20,8 @@ from plano_daemon.config.known_providers import (
     RESPONSES_NATIVE_HOSTS,
     UNSPOKEN_PROVIDERS,
 )
-from plano_daemon.errors import GatewayError
 from plano_daemon.config.names import Match, ModelNames, NameEntry
+from plano_daemon.errors import GatewayError
 from plano_daemon.net import is_loopback
 from plano_daemon.secret import Secret
 from plano_daemon.wire.apis import API_PATHS as API_PATHS

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import LoadedConfig
-from plano_daemon.context_windows import ContextWindows
 from plano_daemon.config.schema import Config
+from plano_daemon.context_windows import ContextWindows
 from plano_daemon.failover import Blocks, Health, Latency
 from plano_daemon.ledger import LedgerWriter
 from plano_daemon.metrics import Metrics

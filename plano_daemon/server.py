@@ -115,7 +115,8 @@ class Server:
 
 def restart_only_changes(old: Config, new: Config) -> list[str]:
     """Settings bound when the listeners started (sockets, body limit, deadlines, drain, metrics listener,
-    ledger writer, response store, tracing exporter): a reload leaves them as they were, so say which of them the new file changes."""
+    ledger writer, response store, tracing exporter): a reload leaves them as they were, so say which of them
+    the new file changes."""
     pairs = {"listeners": (old.listeners, new.listeners), "state_storage": (old.state_storage, new.state_storage),
              "tracing": (old.tracing, new.tracing),
              "routing.session_cache": (old.routing.session_cache, new.routing.session_cache),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -160,7 +159,8 @@ def _load(path: str | None, *, env_files: Sequence[str], environ: Mapping[str, s
     if problems:
         raise ConfigError([redact(p, secrets) for p in problems])
     return LoadedConfig(config=config, warnings=notes + _warnings(config),
-                        secrets=frozenset(Secret(v) for s in secrets for v in (s, s.strip()) if v), path=path, profile=profile)
+                        secrets=frozenset(Secret(v) for s in secrets for v in (s, s.strip()) if v), path=path,
+                        profile=profile)
 
 
 def _substitute_env(cfg: dict[str, Any], env: Mapping[str, str], secrets: set[str]) -> list[str]:
@@ -237,8 +237,8 @@ _NOT_ACTED_ON = {
     "prompt_guards": "prompt guards are not applied",
     "routing.llm_provider": "the router model is overrides.llm_routing_model",
     "routing.model": "the router model is overrides.llm_routing_model",
-    **{key: "prompt-gateway settings are not served (only model listeners are)"
-       for key in ("system_prompt", "prompt_targets", "endpoints", "agents", "filters", "mode")},
+    **dict.fromkeys(("system_prompt", "prompt_targets", "endpoints", "agents", "filters", "mode"),
+                    "prompt-gateway settings are not served (only model listeners are)"),
 }
 #: Fields of prompt/agent listeners; on a model listener they do nothing.
 _PROMPT_LISTENER_FIELDS = ("router", "max_retries", "agents", "input_filters", "output_filters")

@@ -6,4 +6,5 @@ from plano_daemon.failover.latency import Latency
 from plano_daemon.failover.outcome import Outcome, classify
 from plano_daemon.failover.plan import Attempt, AttemptRecord, Next, Plan, Seen, Stop, policy_for
 
-__all__ = ["Attempt", "AttemptRecord", "Blocks", "Health", "Latency", "Next", "Outcome", "Plan", "Seen", "Stop", "classify", "policy_for"]
+__all__ = ["Attempt", "AttemptRecord", "Blocks", "Health", "Latency", "Next", "Outcome", "Plan", "Seen", "Stop",
+           "classify", "policy_for"]

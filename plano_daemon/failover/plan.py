@@ -30,6 +30,7 @@ from plano_daemon.catalog import Channel
 from plano_daemon.errors import UpstreamFailure
 from plano_daemon.failover.blocks import Blocks
 from plano_daemon.failover.health import Health
+
 if TYPE_CHECKING:
     from plano_daemon.config.schema import RetryPolicy, Strategy
 

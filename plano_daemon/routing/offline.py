@@ -30,7 +30,7 @@ PLACEHOLDER = "unset-not-needed-offline"
 def decide_offline(config_path: str, prompt: str, *, env_files: Sequence[str] = (),
                    explain: bool = False) -> dict[str, Any]:
     text = decode(read_limited(config_path), config_path)
-    environ = {**{name: PLACEHOLDER for name in referenced_vars(text)}, **os.environ}
+    environ = {**dict.fromkeys(referenced_vars(text), PLACEHOLDER), **os.environ}
     loaded = load_config(config_path, env_files=env_files, environ=environ)
     cfg = loaded.config
     routes = routes_from_config(cfg.routing_preferences)

@@ -6,7 +6,7 @@ the privacy boundaries of the request that created it, which bind every continua
 
 from __future__ import annotations
 
-from plano_daemon.state_store.base import ResponseStore, StoreUnavailable, StoredResponse
+from plano_daemon.state_store.base import ResponseStore, StoredResponse, StoreUnavailable
 from plano_daemon.state_store.conversations import Conversations, build_conversations
 
 __all__ = ["Conversations", "ResponseStore", "StoreUnavailable", "StoredResponse", "build_conversations"]

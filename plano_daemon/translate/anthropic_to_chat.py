@@ -6,7 +6,10 @@ import uuid
 from typing import Any
 
 from plano_daemon.errors import BadRequest
-from plano_daemon.translate.chat_stream_to_anthropic import ChatStreamToAnthropic, message_id
+from plano_daemon.translate.chat_stream_to_anthropic import (
+    ChatStreamToAnthropic,
+    message_id,
+)
 from plano_daemon.translate.mappings import (
     arguments_to_input,
     image_to_chat,
@@ -16,7 +19,7 @@ from plano_daemon.translate.mappings import (
     tool_choice_to_chat,
     tool_to_chat,
 )
-from plano_daemon.translate.stream_base import as_int
+from plano_daemon.translate.stream_base import as_dict, as_int, as_list
 from plano_daemon.translate.system_prompt import hosted_note, settle_system
 
 _PASSED = ("temperature", "top_p", "stream")
@@ -137,7 +140,7 @@ class MessagesToChat:
     def response(self, body: dict[str, Any]) -> dict[str, Any]:
         choices = body.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message = as_dict(choice.get("message"))
         content: list[dict[str, Any]] = []
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if self._thinking and isinstance(reasoning, str) and reasoning:
@@ -145,13 +148,13 @@ class MessagesToChat:
         text = text_of(message.get("content"))
         if text:
             content.append({"type": "text", "text": text})
-        calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
+        calls = as_list(message.get("tool_calls"))
         for call in calls:
             function = call.get("function") or {}
             content.append({"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
                             "name": function.get("name", ""),
                             "input": arguments_to_input(function.get("arguments"))})
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        usage = as_dict(body.get("usage"))
         reason = stop_reason(choice.get("finish_reason"), has_tool_calls=bool(calls))
         matched = choice.get("stop_reason")
         sequence = matched if isinstance(matched, str) and matched in self._stop_sequences else None

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from plano_daemon.translate.stream_base import ChatChunkStream, as_int, sse
+from plano_daemon.translate.stream_base import ChatChunkStream, as_dict, as_int, sse
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -28,14 +28,14 @@ def custom_input(arguments: str) -> str:
     except ValueError:
         return arguments
     if isinstance(value, dict) and isinstance(value.get("input"), str):
-        return value["input"]
+        return str(value["input"])
     return arguments
 
 
 def responses_usage(usage: dict[str, Any]) -> dict[str, Any]:
     prompt = as_int(usage.get("prompt_tokens"))
     completion = as_int(usage.get("completion_tokens"))
-    details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+    details = as_dict(usage.get("prompt_tokens_details"))
     reasoning = usage.get("completion_tokens_details")
     reasoning = reasoning if isinstance(reasoning, dict) else {}
     return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
@@ -165,7 +165,7 @@ class ChatStreamToResponses(ChatChunkStream):
 
     def _on_choice(self, choice: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        delta = as_dict(choice.get("delta"))
         text = delta.get("content")
         if isinstance(text, str) and text:
             out.append(self._text(text))
@@ -182,7 +182,7 @@ class ChatStreamToResponses(ChatChunkStream):
         if self._open is None or self._items[self._open]["type"] != "message":
             out += self._close_item()
             index = len(self._items)
-            item = {"type": "message", "id": self._ids.item(index), "status": "in_progress",
+            item: dict[str, Any] = {"type": "message", "id": self._ids.item(index), "status": "in_progress",
                     "role": "assistant", "content": []}
             self._items.append(item)
             self._open = index
@@ -197,7 +197,7 @@ class ChatStreamToResponses(ChatChunkStream):
 
     def _call(self, call: dict[str, Any]) -> bytes:
         out = b""
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = as_dict(call.get("function"))
         key = as_int(call.get("index"))
         index = self._calls.get(key)
         if index is None:

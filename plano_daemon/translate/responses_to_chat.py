@@ -24,6 +24,7 @@ from plano_daemon.translate.chat_stream_to_responses import (
     responses_usage,
 )
 from plano_daemon.translate.mappings import input_to_arguments, text_of
+from plano_daemon.translate.stream_base import as_dict, as_list
 from plano_daemon.translate.system_prompt import hosted_note, settle_system
 
 _PASSED = ("temperature", "top_p", "parallel_tool_calls", "user", "stream")
@@ -281,7 +282,7 @@ class ResponsesToChat:
     def response(self, body: dict[str, Any]) -> dict[str, Any]:
         choices = body.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message = as_dict(choice.get("message"))
         ids = response_ids(body.get("id"))
         output: list[dict[str, Any]] = []
         text = text_of(message.get("content"))
@@ -289,7 +290,7 @@ class ResponsesToChat:
             output.append({"type": "message", "id": ids.item(0), "status": "completed", "role": "assistant",
                            "content": [{"type": "output_text", "text": text, "annotations": [],
                                         "logprobs": []}]})
-        calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
+        calls = as_list(message.get("tool_calls"))
         for call in calls:
             function = call.get("function") if isinstance(call, dict) else None
             if not isinstance(function, dict):
@@ -300,7 +301,7 @@ class ResponsesToChat:
             item = self._shape.call_item(name, item_id=ids.item(len(output), "ctc" if custom else "fc"),
                                          call_id=call.get("id", ""), payload=arguments)
             output.append({**item, "status": "completed"})
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        usage = as_dict(body.get("usage"))
         return self._shape.render(ids.response, created_at=self._created, model=body.get("model", ""),
                                   output=output, finish_reason=choice.get("finish_reason"),
                                   usage=responses_usage(usage))

@@ -31,6 +31,16 @@ def as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """A wire field that should be an object, or {} (upstreams send null or the wrong type)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """A wire field that should be an array, or []."""
+    return value if isinstance(value, list) else []
+
+
 class StreamTranslatorBase:
     """Feed upstream SSE bytes in any chunking; get client SSE bytes back."""
 

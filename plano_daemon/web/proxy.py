@@ -24,8 +24,18 @@ from plano_daemon.logs import LOG, access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.relay import (
-    EVENT_STREAM, JSON, Answer, OpenStream, error_response, read_answer, relay_json, relay_stream,
-    relay_upstream_error, secrets_for, stream_head, upstream_host,
+    EVENT_STREAM,
+    JSON,
+    Answer,
+    OpenStream,
+    error_response,
+    read_answer,
+    relay_json,
+    relay_stream,
+    relay_upstream_error,
+    secrets_for,
+    stream_head,
+    upstream_host,
 )
 from plano_daemon.routing.decide import decide
 from plano_daemon.routing.engine import NONE as NOT_ROUTED

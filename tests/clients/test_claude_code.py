@@ -40,7 +40,7 @@ async def test_claude_code_default_models_write_a_file(interface: str, stack: St
     target = sandbox.work / "hello.txt"
     prefix = "vllm" if interface == "chat" else "anthropic"
     st = await stack(interface, write_plan(str(target)),
-                     aliases={name: f"{prefix}/{MODEL}" for name in DEFAULT_NAMES})
+                     aliases=dict.fromkeys(DEFAULT_NAMES, f"{prefix}/{MODEL}"))
     sandbox.env.update(claude_env(sandbox, st.gateway.url))
     done = await run_client(["claude", "-p", "Write hello.txt", "--permission-mode", "acceptEdits",
                              "--output-format", "json"], sandbox)

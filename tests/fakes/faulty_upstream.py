@@ -15,7 +15,12 @@ from typing import Literal
 from aiohttp import web
 
 from tests.fakes.upstream import (
-    Behaviour, Received, anthropic_message, anthropic_stream, chat_chunks, chat_completion,
+    Behaviour,
+    Received,
+    anthropic_message,
+    anthropic_stream,
+    chat_chunks,
+    chat_completion,
 )
 
 Position = Literal["start", "mid"]

@@ -158,7 +158,7 @@ async def test_stop_closes_every_listener_while_one_is_still_draining(fake_upstr
         return True
 
     async with aiohttp.ClientSession() as s:
-        in_flight = asyncio.create_task(s.post("http://127.0.0.2:%d/v1/chat/completions" % second[1], json=body))
+        in_flight = asyncio.create_task(s.post(f"http://127.0.0.2:{second[1]}/v1/chat/completions", json=body))
         await arrived.wait()
         stopping = asyncio.create_task(gw.server.stop())
         for _ in range(5):  # a few loop steps, no waiting: stop() closes the sites before it drains

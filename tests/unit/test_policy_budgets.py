@@ -9,7 +9,7 @@ import pytest
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import load_config
-from plano_daemon.policy.budgets import Budgets, BudgetStore, Exceeded, DayCounts
+from plano_daemon.policy.budgets import Budgets, BudgetStore, DayCounts, Exceeded
 
 CONFIG = """
 listeners: [{port: 0}]

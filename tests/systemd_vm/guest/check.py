@@ -8,7 +8,6 @@ fails on any failed or missing check. The guest has no network device: everythin
 from __future__ import annotations
 
 import ctypes
-from errno import EPERM
 import http.client
 import json
 import os
@@ -20,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from errno import EPERM
 from pathlib import Path
 from typing import Any
 
