@@ -2,6 +2,7 @@
 {
   lib,
   python3Packages,
+  postgresql,
 }:
 let
   pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
@@ -35,7 +36,16 @@ python3Packages.buildPythonApplication {
   ];
 
   # journald log handler; the daemon logs to stderr (also journald under systemd) without it.
-  optional-dependencies.systemd = [ python3Packages.systemd-python or python3Packages.systemd ];
+  optional-dependencies = {
+    systemd = [ python3Packages.systemd-python or python3Packages.systemd ];
+    # state_storage: postgres
+    postgres = [ python3Packages.asyncpg ];
+    # tracing: OTLP/gRPC spans
+    tracing = with python3Packages; [
+      opentelemetry-sdk
+      opentelemetry-exporter-otlp-proto-grpc
+    ];
+  };
 
   nativeCheckInputs = with python3Packages; [
     pytestCheckHook
@@ -44,6 +54,13 @@ python3Packages.buildPythonApplication {
     openai
     anthropic
     hypothesis
+    # tests/state_storage starts a PostgreSQL (initdb/postgres on PATH); tests/tracing an OTLP/gRPC receiver.
+    asyncpg
+    opentelemetry-sdk
+    opentelemetry-exporter-otlp-proto-grpc
+    opentelemetry-proto
+    grpcio
+    postgresql
   ];
 
   # tests/nix needs nix-instantiate and systemd-analyze, which the build sandbox lacks; CI runs it

@@ -18,7 +18,10 @@ from plano_daemon.config.known_providers import (
     KNOWN_PROVIDERS,
     OPENAI,
     RESPONSES_NATIVE_HOSTS,
+    UNSPOKEN_PROVIDERS,
 )
+from plano_daemon.config.names import Match, ModelNames, NameEntry
+from plano_daemon.errors import GatewayError
 from plano_daemon.net import is_loopback
 from plano_daemon.secret import Secret
 from plano_daemon.wire.apis import API_PATHS as API_PATHS
@@ -39,7 +42,7 @@ class Channel:
     model: str  # prefix/id as configured (for a wildcard: as requested)
     prefix: str
     model_id: str  # what the upstream receives
-    interface: str  # OPENAI or ANTHROPIC
+    interface: str  # OPENAI, ANTHROPIC, or a prefix of UNSPOKEN_PROVIDERS
     origin: str  # scheme://host[:port], the connection pool key
     path_prefix: str  # "/v1", or the base_url's own path
     responses_native: bool
@@ -61,6 +64,12 @@ class Channel:
 
     def upstream_api(self, client_api: str) -> str:
         """The API we speak to this channel for a client speaking `client_api`."""
+        if self.interface in UNSPOKEN_PROVIDERS:
+            raise GatewayError(
+                f"model {self.model!r} is served by provider {self.prefix!r}, which speaks "
+                f"{UNSPOKEN_PROVIDERS[self.interface]}; this gateway does not speak it, so it cannot forward "
+                "requests there (route this model to an OpenAI- or Anthropic-compatible endpoint instead)",
+                status=501, code="provider_not_supported")
         if self.interface == ANTHROPIC:
             return MESSAGES
         if client_api == RESPONSES and self.responses_native:
@@ -77,7 +86,8 @@ def build_channel(index: int, provider: ModelProvider, settings: UpstreamModel |
     if provider.provider_interface is not None:
         interface = INTERFACE_ALIASES[provider.provider_interface]
     else:
-        interface = known.interface if known else OPENAI
+        interface = known.interface if known else (provider.prefix if provider.prefix in UNSPOKEN_PROVIDERS
+                                                    else OPENAI)
     base_url = provider.base_url or (known.base_url if known else None)
     assert base_url is not None, "schema guarantees a base URL"
     parts = urlsplit(base_url)
@@ -118,6 +128,10 @@ def build_channel(index: int, provider: ModelProvider, settings: UpstreamModel |
     )
 
 
+def name_entry(provider: ModelProvider) -> NameEntry:
+    return NameEntry(name=provider.display_name, model=provider.model, default=provider.default)
+
+
 def upstream_settings(config: Config, provider: ModelProvider) -> UpstreamModel | None:
     """`dubnium.upstream_models` for a provider: by its model, its name, then `prefix/*`."""
     table = config.dubnium.upstream_models
@@ -134,26 +148,14 @@ def _is_loopback_host(host: str) -> bool:
 class Catalog:
     """Lookup order for a requested name: alias, provider name, prefix/id, bare id, wildcard."""
 
-    __slots__ = ("channels", "_by_name", "_by_model", "_by_bare", "_wildcards", "_aliases",
-                 "_default", "_hidden", "_resolved")
+    __slots__ = ("channels", "names", "_aliases", "_default", "_hidden", "_resolved")
 
     def __init__(self, config: Config) -> None:
         self.channels: tuple[Channel, ...] = tuple(
             build_channel(i, p, upstream_settings(config, p)) for i, p in enumerate(config.model_providers))
-        self._by_name: dict[str, Channel] = {}
-        self._by_model: dict[str, Channel] = {}
-        self._by_bare: dict[str, Channel] = {}
-        self._wildcards: list[tuple[str, Channel]] = []
-        for ch in self.channels:
-            if ch.model_id == "*" or ch.model_id.endswith("/*"):
-                self._wildcards.append((ch.model[:-1], ch))
-                continue
-            self._by_name.setdefault(ch.name, ch)
-            self._by_model.setdefault(ch.model, ch)
-            first = self._by_bare.get(ch.model_id)
-            if first is None or (ch.default and not first.default):
-                self._by_bare[ch.model_id] = ch
         self._aliases = {alias: a.target for alias, a in config.model_aliases.items()}
+        #: The resolver validation used on this same config (config/names.py).
+        self.names = ModelNames([name_entry(p) for p in config.model_providers], self._aliases)
         self._default = next((ch for ch in self.channels if ch.default), None)
         router = config.overrides.llm_routing_model
         self._hidden = {router} if router else set()
@@ -165,18 +167,18 @@ class Catalog:
             return self._resolved[name]
         except KeyError:
             pass
-        target = self._aliases.get(name, name)
-        ch = (self._by_name.get(target) or self._by_model.get(target) or self._by_bare.get(target)
-              or self._wildcard(target))
+        ch = self._channel(self.names.find(name))
         if len(self._resolved) < 4096:
             self._resolved[name] = ch
         return ch
 
-    def _wildcard(self, name: str) -> Channel | None:
-        for stem, ch in self._wildcards:
-            if name.startswith(stem) and len(name) > len(stem):
-                return dataclasses.replace(ch, model=name, model_id=name[len(ch.prefix) + 1:])
-        return None
+    def _channel(self, match: Match | None) -> Channel | None:
+        if match is None:
+            return None
+        ch = self.channels[match.index]
+        if match.model is None:
+            return ch
+        return dataclasses.replace(ch, model=match.model, model_id=match.model[len(ch.prefix) + 1:])
 
     @property
     def default(self) -> Channel | None:
@@ -194,7 +196,7 @@ class Catalog:
                 continue
             out.append((ch.name, ch))
         for alias, target in self._aliases.items():
-            served = self.resolve(target)
+            served = self._channel(self.names.find_model(target))
             if served is not None and served not in hidden:
                 out.append((alias, served))
         return out

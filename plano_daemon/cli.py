@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     route = sub.add_parser("route", help="print the routing decision for a prompt (embedded router, no LLM call)")
     with_config(route, required=True)
     route.add_argument("prompt", help="the user message to route")
+    route.add_argument("--explain", action="store_true",
+                       help="also print every route's score and the words and concepts that matched")
     sub.add_parser("demo", help="run the gateway against simulated upstreams and replay a scripted session")
     return p
 
@@ -71,7 +73,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "route":
         from plano_daemon.routing.offline import route_command
 
-        return route_command(args.config, args.prompt, args.env_file)
+        return route_command(args.config, args.prompt, args.env_file, explain=args.explain)
     if args.command == "demo":
         from plano_daemon.demo import run_demo
 

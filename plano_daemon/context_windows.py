@@ -44,7 +44,7 @@ def windows_from_list(body: Any) -> dict[str, int]:
 class ContextWindows:
     """Learned windows per upstream base URL (`origin + path prefix`), kept across config reloads."""
 
-    __slots__ = ("_lists", "_pending", "_clock")
+    __slots__ = ("_clock", "_lists", "_pending")
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._lists: dict[str, tuple[float, dict[str, int]]] = {}

@@ -3,6 +3,7 @@
     GatewayError                      status, code, message; rendered in the client's dialect by wire/
     ├── BadRequest                    400 invalid_request_error: the client sent something we cannot use
     ├── ModelNotFound                 404 model_not_found: no alias, provider or route serves the name
+    ├── RequestTimeout                408 request_timeout: the client was too slow sending its request
     ├── PayloadTooLarge               413 request_too_large
     ├── PolicyDenied                  403/429 privacy_violation, budget_hard_limit, ...: never retried
     └── UpstreamFailure               502/504: no upstream gave a usable answer
@@ -48,6 +49,12 @@ class ModelNotFound(GatewayError):
     status = 404
     code = "model_not_found"
     error_type = "not_found_error"
+
+
+class RequestTimeout(GatewayError):
+    status = 408
+    code = "request_timeout"
+    error_type = "invalid_request_error"
 
 
 class PayloadTooLarge(GatewayError):

@@ -8,7 +8,6 @@ queues a line; a background flush writes, fsyncs and rotates by size, off the ev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -228,8 +227,12 @@ class LedgerWriter:
         """Stop the background flush and write whatever is still queued."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - the flush below still writes what is queued
+                LOG.error("route ledger %s: the flush task had failed (%s)", self.path, _reason(exc))
             self._task = None
         try:
             await self.flush()

@@ -21,7 +21,7 @@ def setup_logging(level: str = "INFO") -> None:
     handler: logging.Handler | None = None
     if os.environ.get("JOURNAL_STREAM"):
         try:
-            from systemd.journal import JournalHandler  # type: ignore[import-not-found]
+            from systemd.journal import JournalHandler
 
             handler = JournalHandler(SYSLOG_IDENTIFIER="plano")
             handler.setFormatter(logging.Formatter("%(message)s"))

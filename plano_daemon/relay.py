@@ -7,17 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from plano_daemon.catalog import Channel
+from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.errors import GatewayError, UpstreamFailure
-from plano_daemon.request_context import Ctx
-from plano_daemon.runtime import Runtime, Services
+from plano_daemon.exchange import Exchange
+from plano_daemon.runtime import Services
 from plano_daemon.translate import StreamTranslator, Translation
 from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, TransportKind, read_all
 from plano_daemon.wire.answers import answer_problem
@@ -25,6 +25,7 @@ from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.usage import Usage, answer_usage
 
 JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
 MASK = b"[redacted]"
 #: Shorter configured values are not masked: they would match ordinary text.
 _MIN_SECRET = 6
@@ -35,6 +36,17 @@ def upstream_host(channel: Channel) -> str:
     parts = urlsplit(channel.origin)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{parts.hostname}:{port}"
+
+
+_secrets_of: tuple[object, list[bytes]] = (None, [])
+
+
+def secrets_for(catalog: Catalog) -> list[bytes]:
+    """`secret_values` of a config's channels, computed once per config (a reload builds a new catalog)."""
+    global _secrets_of
+    if _secrets_of[0] is not catalog:
+        _secrets_of = (catalog, secret_values(catalog.channels))
+    return _secrets_of[1]
 
 
 def secret_values(channels: Iterable[Channel]) -> list[bytes]:
@@ -57,7 +69,7 @@ def mask(data: bytes, secrets: Iterable[bytes]) -> bytes:
     return data
 
 
-def relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, ctx: Ctx, translation: Translation | None,
+def relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, exchange: Exchange, translation: Translation | None,
                          secrets: Iterable[bytes]) -> web.Response:
     """Upstream non-2xx: same status; the body as sent, or re-rendered in the client's dialect, with every
     configured secret masked (an upstream may echo the key it rejected)."""
@@ -65,10 +77,10 @@ def relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, ctx: Ctx, tr
     data = mask(data, secrets)
     if translation is None:
         return web.Response(status=resp.status, body=data,
-                            content_type=(resp.content_type or JSON), headers=trace_headers(ctx))
+                            content_type=(resp.content_type or JSON), headers=trace_headers(exchange))
     err = UpstreamFailure(_upstream_message(data) or f"upstream returned HTTP {resp.status}",
                           status=resp.status, code=f"upstream_{resp.status}")
-    return error_response(ctx.api, err, ctx.request_id)
+    return error_response(exchange.api, err, exchange.request_id)
 
 
 def _upstream_message(data: bytes) -> str | None:
@@ -90,6 +102,7 @@ def _upstream_message(data: bytes) -> str | None:
 class Answer:
     """A whole non-streaming answer, checked and already in the client's dialect."""
 
+    status: int
     body: bytes
     usage: Usage
 
@@ -115,9 +128,9 @@ async def read_answer(resp: aiohttp.ClientResponse, upstream_api: str, translati
         return TransportFailure("bad_response", problem)
     usage = answer_usage(upstream_api, parsed)
     if translation is None:
-        return Answer(data, usage)
+        return Answer(resp.status, data, usage)
     try:
-        return Answer(json.dumps(translation.response(parsed)).encode(), usage)
+        return Answer(resp.status, json.dumps(translation.response(parsed)).encode(), usage)
     except (GatewayError, ValueError, TypeError, KeyError, AttributeError):
         return TransportFailure("bad_response", "the answer cannot be translated")
 
@@ -126,11 +139,12 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
                       by: float) -> bytes | TransportFailure:
     """Read until the stream's answer has begun (the client's first bytes), by `by`. A stream that ends,
     errs or holds no event of its API before then is a failure the plan can still fail over from."""
+    out = b""  # keep-alive comments before the first event go out with it
     try:
         async with asyncio.timeout_at(by):
             while True:
                 chunk = await resp.content.readany()
-                out = converter.feed(chunk) if chunk else converter.finish()
+                out += converter.feed(chunk) if chunk else converter.finish()
                 if converter.failure is not None:
                     kind: TransportKind = ("upstream_error" if chunk and converter.anomalies == 0
                                            else "bad_response")
@@ -145,41 +159,64 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
         return TransportFailure("reset", type(exc).__name__)
 
 
-async def relay_json(ctx: Ctx, services: Services, channel: Channel, answer: Answer) -> web.Response:
-    ctx.input_tokens, ctx.output_tokens = answer.usage.input_tokens, answer.usage.output_tokens
-    count_tokens(services, channel, ctx)
-    return web.Response(status=200, body=answer.body, content_type=JSON, headers=trace_headers(ctx))
+async def relay_json(exchange: Exchange, services: Services, channel: Channel, answer: Answer) -> web.Response:
+    exchange.usage = answer.usage
+    count_tokens(services, channel, exchange)
+    if exchange.turn is not None:  # state_storage: stored before the client has the answer
+        exchange.turn.answered(answer.body)
+        await exchange.turn.save(exchange)
+    return web.Response(status=answer.status, body=answer.body, content_type=JSON, headers=trace_headers(exchange))
 
 
-async def relay_stream(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
-                       resp: aiohttp.ClientResponse, converter: StreamTranslator, sent: float, *,
-                       head: bytes, content_type: str) -> web.StreamResponse:
-    """Forward whole events as they arrive. After the first byte, an upstream failure (cut, stalled,
-    unreadable, an error event) ends the stream with an error event in the client's dialect and is
-    recorded on the request; a client that goes away closes the upstream at once."""
+@dataclass(slots=True)
+class OpenStream:
+    """An upstream stream whose answer has begun (`stream_head`), not yet relayed."""
+
+    resp: aiohttp.ClientResponse
+    converter: StreamTranslator  # its translator, or the pass-through watcher
+    head: bytes  # what the client gets first: read before the answer was chosen
+    sent: float  # `time.perf_counter()` when its request was sent: time to first token
+    content_type: str = EVENT_STREAM
+
+
+async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStream, services: Services, *,
+                       idle: float, secrets: Sequence[bytes]) -> web.StreamResponse:
+    """Forward whole events as they arrive, each silent for at most `idle` seconds, with `secrets` masked
+    (an error event may quote the key, like an error body). After the first byte, an upstream failure
+    (cut, stalled, unreadable, an error event) ends the stream with an error event in the client's dialect
+    and is recorded on the exchange; a client that goes away closes the upstream at once."""
+    channel, resp, converter, head = exchange.channel, stream.resp, stream.converter, stream.head
+    assert channel is not None
     out = web.StreamResponse(status=resp.status, headers={
-        "Content-Type": content_type, "Cache-Control": "no-cache", **trace_headers(ctx)})
+        "Content-Type": stream.content_type, "Cache-Control": "no-cache", **trace_headers(exchange)})
     await out.prepare(request)
-    services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - sent)
+    services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - stream.sent)
     loop = asyncio.get_running_loop()
-    idle = rt.timeouts.stream_idle
     failure: tuple[str, str] | None = None
     try:
-        await out.write(head)
+        await out.write(mask(head, secrets))
+        if exchange.turn is not None:
+            exchange.turn.feed(head)
+        if exchange.spans is not None:
+            exchange.spans.streamed(exchange.api, head)
         async with asyncio.timeout(None) as guard:
             while True:
-                guard.reschedule(min(loop.time() + idle, ctx.deadline))
+                guard.reschedule(min(loop.time() + idle, exchange.deadline))
                 chunk = await resp.content.readany()
                 if not chunk:
                     break
                 data = converter.feed(chunk)
                 if data:
-                    await out.write(data)
+                    if exchange.turn is not None:
+                        exchange.turn.feed(data)
+                    if exchange.spans is not None:
+                        exchange.spans.streamed(exchange.api, data)
+                    await out.write(mask(data, secrets))
     except TimeoutError:
         failure = ("timeout", "the upstream stream stalled or ran past the request deadline")
     except ConnectionResetError:  # our write to the client failed: it went away (upstream errors are aiohttp's)
         resp.close()
-        ctx.client_closed = True
+        exchange.client_closed = True
         return out
     except asyncio.CancelledError:
         resp.close()
@@ -187,8 +224,8 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
     except STREAM_ERRORS as exc:
         failure = ("reset", f"the upstream connection failed mid-stream ({type(exc).__name__})")
     finally:  # what the upstream spent counts against budgets even when the client left early
-        ctx.input_tokens, ctx.output_tokens = converter.usage.input_tokens, converter.usage.output_tokens
-        count_tokens(services, channel, ctx)
+        exchange.usage = Usage(converter.usage.input_tokens, converter.usage.output_tokens)
+        count_tokens(services, channel, exchange)
     if failure is not None:
         resp.close()
         tail = converter.error(failure[1])
@@ -199,34 +236,32 @@ async def relay_stream(request: web.Request, rt: Runtime, services: Services, ct
         if converter.failure is not None:
             failure = ("upstream_error" if ended else "truncated", converter.failure)
     if failure is not None:
-        stream_failed(ctx, *failure)
+        exchange.stream_failed(*failure)
+    if exchange.spans is not None:
+        exchange.spans.streamed(exchange.api, tail)
     try:
         if tail:
-            await out.write(tail)
+            await out.write(mask(tail, secrets))
+        if failure is None and exchange.turn is not None:  # stored before the client sees the stream end
+            exchange.turn.feed(tail)
+            await exchange.turn.save(exchange)
         await out.write_eof()
     except ConnectionResetError:
-        ctx.client_closed = True
+        exchange.client_closed = True
     return out
 
 
-def stream_failed(ctx: Ctx, kind: str, message: str) -> None:
-    """Record a failure after the first byte: the attempt's error and the request's."""
-    if ctx.attempts:
-        ctx.attempts[-1]["error"] = kind
-    ctx.error = f"upstream stream failed: {message}"
+def count_tokens(services: Services, channel: Channel, exchange: Exchange) -> None:
+    usage = exchange.usage
+    if usage.input_tokens:
+        services.metrics.tokens.labels(channel.model, "input").inc(usage.input_tokens)
+    if usage.output_tokens:
+        services.metrics.tokens.labels(channel.model, "output").inc(usage.output_tokens)
+    exchange.gate.count_tokens(channel, usage.input_tokens + usage.output_tokens)
 
 
-def count_tokens(services: Services, channel: Channel, ctx: Ctx) -> None:
-    if ctx.input_tokens:
-        services.metrics.tokens.labels(channel.model, "input").inc(ctx.input_tokens)
-    if ctx.output_tokens:
-        services.metrics.tokens.labels(channel.model, "output").inc(ctx.output_tokens)
-    if ctx.gate is not None:
-        ctx.gate.count_tokens(channel, ctx.input_tokens + ctx.output_tokens)
-
-
-def trace_headers(ctx: Ctx) -> dict[str, str]:
-    return {"X-Request-Id": ctx.request_id}
+def trace_headers(exchange: Exchange) -> dict[str, str]:
+    return {"X-Request-Id": exchange.request_id}
 
 
 def error_response(api: str, err: GatewayError, request_id: str) -> web.Response:

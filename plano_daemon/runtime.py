@@ -13,8 +13,8 @@ from pathlib import Path
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import LoadedConfig
-from plano_daemon.context_windows import ContextWindows
 from plano_daemon.config.schema import Config
+from plano_daemon.context_windows import ContextWindows
 from plano_daemon.failover import Blocks, Health, Latency
 from plano_daemon.ledger import LedgerWriter
 from plano_daemon.metrics import Metrics
@@ -25,6 +25,8 @@ from plano_daemon.policy.ratelimits import RateLimits
 from plano_daemon.routing.affinity import SessionPins, key_headers
 from plano_daemon.routing.engine import RoutingContext, RoutingEngine
 from plano_daemon.shared.store import SharedSettings, SharedState
+from plano_daemon.state_store import Conversations, build_conversations
+from plano_daemon.tracing import Tracing, build_tracing
 from plano_daemon.upstream import UpstreamPool
 
 
@@ -92,6 +94,10 @@ class Services:
     ledger: LedgerWriter | None = None
     #: Today's budget counts, persisted in the state directory and kept across reloads.
     budgets: BudgetStore | None = None
+    #: `state_storage`: stored Responses for `previous_response_id` (None: not configured).
+    conversations: Conversations | None = None
+    #: `tracing`: the OpenTelemetry exporter (None: not configured).
+    tracing: Tracing | None = None
     #: Upstream models' context windows learned from their model lists, kept across reloads.
     windows: ContextWindows = field(default_factory=ContextWindows)
     #: What several instances share through Redis (pins, budgets, blocks, cool-downs, rate limits).
@@ -108,6 +114,10 @@ class Services:
             self.budgets.close()
         if self.ledger is not None:
             await self.ledger.close()
+        if self.conversations is not None:
+            await self.conversations.close()
+        if self.tracing is not None:
+            await self.tracing.close()
         await self.pool.close()
 
 
@@ -121,7 +131,9 @@ def build_services(loaded: LoadedConfig) -> Services:
                         ledger=(LedgerWriter.from_settings(loaded.config.dubnium.ledger, state_dir(),
                                                            on_drop=metrics.ledger_dropped.inc)
                                 if loaded.config.dubnium.ledger.enabled else None),
-                        budgets=BudgetStore(state_dir() / BUDGETS_FILE))
+                        budgets=BudgetStore(state_dir() / BUDGETS_FILE),
+                        conversations=build_conversations(loaded.config.state_storage),
+                        tracing=build_tracing(loaded.config.tracing))
     settings = SharedSettings.from_config(loaded.config)
     shared = services.shared = SharedState(settings, metrics=services.metrics, blocks=services.blocks,
                                            health=services.health)

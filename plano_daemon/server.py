@@ -14,9 +14,11 @@ from plano_daemon.config.load import LoadedConfig, load_config
 from plano_daemon.config.schema import Config
 from plano_daemon.errors import ConfigError
 from plano_daemon.logs import LOG
+from plano_daemon.metrics import status_class
 from plano_daemon.runtime import Gateway, build_gateway
 from plano_daemon.systemd_notify import Notifier, run_watchdog, watchdog_interval
 from plano_daemon.web.app import make_app, make_metrics_app
+from plano_daemon.web.protocol import GatewayRunner
 
 
 @dataclass
@@ -52,7 +54,14 @@ class Server:
             raise
 
     async def _bind(self, app: web.Application, host: str, port: int, drain: float) -> None:
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=drain)
+        requests = self.gateway.services.metrics.requests
+
+        def refused(status: int) -> None:
+            requests.labels("none", "OTHER", status_class(status)).inc()
+
+        runner = GatewayRunner(app, headers_timeout=self.gateway.runtime.config.dubnium.timeouts.request_headers,
+                               on_refused=refused, handler_cancellation=True, access_log=None,
+                               shutdown_timeout=drain)
         await runner.setup()
         self.runners.append(runner)
         site = web.TCPSite(runner, host, port, reuse_address=True)
@@ -106,11 +115,15 @@ class Server:
 
 def restart_only_changes(old: Config, new: Config) -> list[str]:
     """Settings bound when the listeners started (sockets, body limit, deadlines, drain, metrics listener,
-    ledger writer): a reload leaves them as they were, so say which of them the new file changes."""
-    pairs = {"listeners": (old.listeners, new.listeners),
+    ledger writer, response store, tracing exporter): a reload leaves them as they were, so say which of them
+    the new file changes."""
+    pairs = {"listeners": (old.listeners, new.listeners), "state_storage": (old.state_storage, new.state_storage),
+             "tracing": (old.tracing, new.tracing),
              "routing.session_cache": (old.routing.session_cache, new.routing.session_cache),
              **{f"dubnium.{name}": (getattr(old.dubnium, name), getattr(new.dubnium, name))
-                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger", "shared_state")}}
+                for name in ("max_body_bytes", "drain_seconds", "metrics", "ledger", "shared_state")},
+             "dubnium.timeouts.request_headers": (old.dubnium.timeouts.request_headers,
+                                                  new.dubnium.timeouts.request_headers)}
     return [where for where, (before, after) in pairs.items() if before != after]
 
 

@@ -17,8 +17,9 @@ fail() {
 
 # owner and octal mode of a path (no symlink following)
 safe() {
-  local path=$1 owner mode
-  read -r owner mode < <(stat -c '%u %a' -- "$path") || fail "cannot stat $path"
+  local path=$1 stat owner mode
+  stat=$(stat -c '%u %a' -- "$path") || fail "cannot stat $path"
+  owner=${stat% *} mode=${stat#* }
   [ "$owner" = 0 ] || fail "$path is owned by uid $owner, not root"
   [ -L "$path" ] && return 0
   if [ -d "$path" ] && [ $((8#$mode & 8#1000)) -ne 0 ]; then

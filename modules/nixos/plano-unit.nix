@@ -117,9 +117,10 @@ let
     ProtectKernelModules = true;
     ProtectKernelTunables = true;
     ProtectProc = "invisible";
-    # "pid" would hide /proc/stat, and prometheus-client would then silently drop its process_* metrics
-    # (CPU, memory, open fds); "all" keeps them for 0.1 of exposure (1.4 overall, the limit is 2.0).
-    ProcSubset = "all";
+    # Hides /proc/stat & co. Nothing needs them: /metrics is the daemon's own registry of plano_* series,
+    # without prometheus-client's process collector (process_* would double what systemd already
+    # accounts per unit: MemoryCurrent=, CPUUsageNSec=, TasksCurrent=).
+    ProcSubset = "pid";
     # Network is the job (listeners, upstreams). AF_UNIX stays for the sd_notify socket and journald.
     RestrictAddressFamilies = [
       "AF_INET"

@@ -52,6 +52,12 @@ KNOWN_PROVIDERS: dict[str, KnownProvider] = {
     "azure_openai": KnownProvider(OPENAI, None),
 }
 
+#: Provider prefixes Plano knows whose wire API this gateway does not speak: accepted at load with a
+#: warning (a Plano config stays loadable), answered with an error naming the provider when chosen.
+UNSPOKEN_PROVIDERS: dict[str, str] = {
+    "amazon_bedrock": "Amazon Bedrock's Converse API",
+}
+
 #: Path prefix an interface uses when base_url has no path of its own.
 DEFAULT_PATH_PREFIX = "/v1"
 

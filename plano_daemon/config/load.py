@@ -9,25 +9,30 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
+from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
+from plano_daemon.config.profile import Profile, load_profile, profile_path
 from plano_daemon.config.schema import Config
-from plano_daemon.secret import Secret
 from plano_daemon.errors import ConfigError
 from plano_daemon.net import is_loopback
-from plano_daemon.config.profile import Profile, load_profile, profile_path
+from plano_daemon.secret import Secret
 
 #: Provider fields whose `$VAR` references are substituted (Plano substitutes keys and endpoints).
 _SUBSTITUTED_PROVIDER_FIELDS = ("access_key", "base_url", "http_host")
 #: At most this many problems are reported; the rest are counted. A broken 10 MB file must not print
 #: (and hold in memory) hundreds of thousands of lines.
 MAX_PROBLEMS = 50
+#: Config and env files are read whole; one larger than this is refused before parsing (a real config is a
+#: few KiB, and a 10 MB one takes minutes and a gigabyte to parse and validate).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+#: libyaml's parser when PyYAML was built with it (several times faster), else the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ def read_env_files(paths: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     for path in paths:
         where = f"--env-file {path}"
         try:
-            text = decode(Path(path).read_bytes(), where)
+            text = decode(read_limited(path), where)
         except OSError as exc:
             problems.append(f"{where}: cannot read ({exc.strerror or exc})")
             continue
@@ -68,6 +73,16 @@ def read_env_files(paths: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         env.update(values)
         problems += [f"{where}: {problem}" for problem in bad_lines]
     return env, problems
+
+
+def read_limited(path: str) -> bytes:
+    """The file's bytes; a ConfigError when it is larger than MAX_FILE_BYTES (not read, nor parsed)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError([f"{path}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, the most a config or "
+                           "env file may be"])
+    return data
 
 
 def decode(data: bytes, where: str) -> str:
@@ -89,6 +104,8 @@ def load_config(path: str | None, *, env_files: Sequence[str] = (),
         return _load(path, env_files=env_files, environ=environ, text=text)
     except ConfigError as exc:
         raise ConfigError(capped(exc.problems)) from None
+    except RecursionError:  # YAML that parses, nested deeper than migration or validation can walk
+        raise ConfigError([f"{path or '<config>'}: nested too deeply to be a config"]) from None
 
 
 def capped(problems: list[str], limit: int = MAX_PROBLEMS) -> list[str]:
@@ -106,13 +123,13 @@ def _load(path: str | None, *, env_files: Sequence[str], environ: Mapping[str, s
         if path is None:
             raise ConfigError(["--config: no path given"])
         try:
-            text = decode(Path(path).read_bytes(), path)
+            text = decode(read_limited(path), path)
         except OSError as exc:
             raise ConfigError(problems + [f"{path}: cannot read ({exc.strerror or exc})"]) from None
         except ConfigError as exc:
             raise ConfigError(problems + exc.problems) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -142,7 +159,8 @@ def _load(path: str | None, *, env_files: Sequence[str], environ: Mapping[str, s
     if problems:
         raise ConfigError([redact(p, secrets) for p in problems])
     return LoadedConfig(config=config, warnings=notes + _warnings(config),
-                        secrets=frozenset(Secret(v) for s in secrets for v in (s, s.strip()) if v), path=path, profile=profile)
+                        secrets=frozenset(Secret(v) for s in secrets for v in (s, s.strip()) if v), path=path,
+                        profile=profile)
 
 
 def _substitute_env(cfg: dict[str, Any], env: Mapping[str, str], secrets: set[str]) -> list[str]:
@@ -217,12 +235,10 @@ def _path(loc: tuple[Any, ...]) -> str:
 #: Plano settings a config may carry that this gateway accepts but does not act on, and what to use instead.
 _NOT_ACTED_ON = {
     "prompt_guards": "prompt guards are not applied",
-    "tracing": "no spans are exported (the W3C traceparent is read and propagated upstream)",
-    "state_storage": "no responses are stored (previous_response_id reaches only a Responses-API upstream)",
     "routing.llm_provider": "the router model is overrides.llm_routing_model",
     "routing.model": "the router model is overrides.llm_routing_model",
-    **{key: "prompt-gateway settings are not served (only model listeners are)"
-       for key in ("system_prompt", "prompt_targets", "endpoints", "agents", "filters", "mode")},
+    **dict.fromkeys(("system_prompt", "prompt_targets", "endpoints", "agents", "filters", "mode"),
+                    "prompt-gateway settings are not served (only model listeners are)"),
 }
 #: Fields of prompt/agent listeners; on a model listener they do nothing.
 _PROMPT_LISTENER_FIELDS = ("router", "max_retries", "agents", "input_filters", "output_filters")
@@ -241,8 +257,16 @@ def _warnings(cfg: Config) -> list[str]:
                        "reachable from other hosts")
         out.extend(f"listeners[{i}].{name}: ignored on a model listener"
                    for name in _PROMPT_LISTENER_FIELDS if getattr(listener, name) is not None)
+    for i, provider in enumerate(cfg.model_providers):
+        if provider.prefix in UNSPOKEN_PROVIDERS and provider.provider_interface is None:
+            out.append(f"model_providers[{i}]: provider {provider.prefix!r} speaks "
+                       f"{UNSPOKEN_PROVIDERS[provider.prefix]}, which this gateway does not; requests for "
+                       f"{provider.model!r} will be answered with an error")
     for where, why in _NOT_ACTED_ON.items():
         section, _, name = where.rpartition(".")
         if getattr(getattr(cfg, section) if section else cfg, name) is not None:
             out.append(f"{where}: accepted but not acted on; {why}")
+    if cfg.tracing is not None and cfg.tracing.exporters:
+        out.append("tracing.exporters: accepted but not acted on; spans go only to "
+                   "tracing.opentracing_grpc_endpoint (OTLP)")
     return out

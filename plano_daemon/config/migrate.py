@@ -53,7 +53,7 @@ def _lift_inline_preferences(cfg: dict[str, Any], providers: list[Any], notes: l
     """Inline per-provider preferences become top-level entries grouped by name, in declaration order."""
     top = cfg.get("routing_preferences")
     lifted: list[dict[str, Any]] = list(top) if isinstance(top, list) else []
-    by_name = {p.get("name"): p for p in lifted if isinstance(p, dict)}
+    by_name = {p["name"]: p for p in lifted if isinstance(p, dict) and isinstance(p.get("name"), str)}
     moved = 0
     for provider in providers:
         if not isinstance(provider, dict) or "routing_preferences" not in provider:
@@ -64,10 +64,11 @@ def _lift_inline_preferences(cfg: dict[str, Any], providers: list[Any], notes: l
             if not isinstance(pref, dict):
                 continue
             name = pref.get("name")
-            entry = by_name.get(name)
+            entry = by_name.get(name) if isinstance(name, str) else None
             if entry is None:
                 entry = {"name": name, "description": pref.get("description"), "models": []}
-                by_name[name] = entry
+                if isinstance(name, str):
+                    by_name[name] = entry
                 lifted.append(entry)
             models = entry.setdefault("models", [])
             if isinstance(models, list) and model not in models:

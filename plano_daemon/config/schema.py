@@ -1,7 +1,7 @@
 """Pydantic models of a Plano v0.4.0 config plus our `dubnium:` extensions.
 
 Unknown keys are errors (typos must not pass silently) except in sections Plano defines loosely
-(`overrides`, `tracing`, `prompt_guards`, `ratelimits`, prompt/agent listeners), which are accepted as-is.
+(`overrides`, `prompt_guards`, `ratelimits`, prompt/agent listeners), which are accepted as-is.
 Cross-references (aliases, fallback models, routing models) are checked in `Config._check_references`.
 """
 
@@ -14,17 +14,18 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from plano_daemon.config.known_providers import INTERFACE_ALIASES, KNOWN_PROVIDERS
+from plano_daemon.config.names import ModelNames, NameEntry
 from plano_daemon.config.secret import SecretText
 from plano_daemon.secret import control_characters
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 #: An HTTP header name (RFC 9110 token).
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 def parse_duration(value: Any) -> float:
-    """`120s`, `500ms`, `5m`, `1h` or a bare number of seconds → seconds."""
+    """`120s`, `500ms`, `5m`, `1h`, `30d` or a bare number of seconds → seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s, 500ms or 5m")
     if isinstance(value, int | float):
@@ -306,9 +307,44 @@ class Overrides(Loose):
     orchestrator_model_context_length: Annotated[int, Field(ge=256)] = 8192
 
 
+class SpanAttributes(Strict):
+    #: Request headers whose name starts with one of these become span attributes (credential headers never).
+    header_prefixes: list[str] = []
+    static: dict[str, str] = {}
+
+
+class Tracing(Strict):
+    """Plano's `tracing`: OTLP/gRPC spans to `opentracing_grpc_endpoint`, `random_sampling` percent of traces."""
+
+    random_sampling: Annotated[int, Field(ge=0, le=100)] = 100
+    trace_arch_internal: bool | None = None
+    opentracing_grpc_endpoint: str = "http://localhost:4317"
+    span_attributes: SpanAttributes = SpanAttributes()
+    exporters: list[dict[str, Any]] | None = None
+
+    @field_validator("opentracing_grpc_endpoint")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        """As Plano checks it: an http(s) URL with a host and no path."""
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"expected an http(s) URL with no path, like http://localhost:4317, got {v!r}")
+        return v
+
+
 class StateStorage(Strict):
     type: Literal["memory", "postgres"]
     connection_string: SecretText | None = None
+    #: Extension: how long a stored response can be continued (`previous_response_id`); older ones are deleted.
+    retention: Duration = 30 * 86400.0
+    #: Extension: the most responses `type: memory` keeps (the oldest go first).
+    max_entries: Annotated[int, Field(ge=1)] = 10000
+
+    @model_validator(mode="after")
+    def _postgres_needs_dsn(self) -> StateStorage:
+        if self.type == "postgres" and not self.connection_string:
+            raise ValueError("connection_string is required when type is postgres")
+        return self
 
 
 # --- dubnium: our extensions ----------------------------------------------------------------------
@@ -316,6 +352,9 @@ class StateStorage(Strict):
 class Timeouts(Strict):
     first_byte: Duration = 120.0
     stream_idle: Duration = 120.0
+    #: How long a client may take to send its request headers, then its whole body (408 after that).
+    request_headers: Duration = 10.0
+    request_body: Duration = 60.0
 
 
 class MetricsSettings(Strict):
@@ -364,7 +403,7 @@ class UpstreamModel(Strict):
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
 
 
-class SharedState(Strict):
+class SharedStateSettings(Strict):
     """Several instances as one: budgets, Retry-After blocks and health cool-downs (and, with
     `routing.session_cache.type: redis`, session pins) kept in one Redis."""
 
@@ -389,7 +428,7 @@ class Dubnium(Strict):
     default_retry_policy: RetryPolicy | None = None
     drain_seconds: Annotated[float, Field(ge=0)] = 30.0
     upstream_models: dict[str, UpstreamModel] = {}
-    shared_state: SharedState = SharedState()
+    shared_state: SharedStateSettings = SharedStateSettings()
 
 
 # --- the whole file ---------------------------------------------------------------------------------
@@ -403,7 +442,7 @@ class Config(Strict):
     routing: RoutingSettings = RoutingSettings()
     overrides: Overrides = Overrides()
     ratelimits: list[Ratelimit] | None = None
-    tracing: dict[str, Any] | None = None
+    tracing: Tracing | None = None
     prompt_guards: dict[str, Any] | None = None
     state_storage: StateStorage | None = None
     system_prompt: str | None = None
@@ -434,13 +473,11 @@ class Config(Strict):
         if len(defaults) > 1:
             problems.append(f"model_providers[{defaults[1]}].default: only one provider may be the "
                             f"default (also model_providers[{defaults[0]}])")
-        known = set(fulls) | set(names)
-
-        def exists(model: str) -> bool:
-            return model in known or model in self.model_aliases or _wildcard_match(self, model)
-
+        resolver = ModelNames([NameEntry(p.display_name, p.model, p.default) for p in self.model_providers],
+                              {alias: a.target for alias, a in self.model_aliases.items()})
+        exists = resolver.exists
         for alias, target in self.model_aliases.items():
-            if target.target not in known and not _wildcard_match(self, target.target):
+            if resolver.find_model(target.target) is None:
                 problems.append(f"model_aliases.{alias}.target: {target.target!r} is not a configured model")
         seen_prefs: set[str] = set()
         for i, pref in enumerate(self.routing_preferences):
@@ -468,20 +505,14 @@ class Config(Strict):
                                 f"used by listener {ports[key]!r}")
             ports[key] = listener.name
         for i, budget in enumerate(self.dubnium.budgets):
-            covered = budget.target
-            if not (exists(covered) or (covered.endswith("/*") and
-                                        any(p.prefix == covered[:-2] for p in self.model_providers))):
-                problems.append(f"dubnium.budgets[{i}].target: {covered!r} is not a configured model, "
+            if not (exists(budget.target) or resolver.is_prefix_wildcard(budget.target)):
+                problems.append(f"dubnium.budgets[{i}].target: {budget.target!r} is not a configured model, "
                                 "alias or prefix/*")
+        configured = {p.model for p in self.model_providers} | {p.display_name for p in self.model_providers}
+        for name in self.dubnium.upstream_models:
+            if name not in configured and not resolver.is_prefix_wildcard(name):
+                problems.append(f"dubnium.upstream_models.{name}: not a provider model, name or prefix/*")
         if problems:
             raise ValueError("\n".join(problems))
         return self
 
-
-def _wildcard_match(cfg: Config, model: str) -> bool:
-    for p in cfg.model_providers:
-        if p.is_wildcard:
-            stem = p.model[:-1]
-            if model.startswith(stem) and len(model) > len(stem):
-                return True
-    return False

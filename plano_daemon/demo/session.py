@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import yaml
 
-from plano_daemon.demo import routing_steps
 from plano_daemon.config.load import load_config
+from plano_daemon.demo import routing_steps
 from plano_daemon.runtime import build_gateway
 from plano_daemon.server import Server
 from plano_daemon.simulated import SimulatedUpstream

@@ -4,6 +4,7 @@ from plano_daemon.failover.blocks import Blocks
 from plano_daemon.failover.health import Health
 from plano_daemon.failover.latency import Latency
 from plano_daemon.failover.outcome import Outcome, classify
-from plano_daemon.failover.plan import Attempt, Next, Plan, Stop, policy_for
+from plano_daemon.failover.plan import Attempt, AttemptRecord, Next, Plan, Seen, Stop, policy_for
 
-__all__ = ["Attempt", "Blocks", "Health", "Latency", "Next", "Outcome", "Plan", "Stop", "classify", "policy_for"]
+__all__ = ["Attempt", "AttemptRecord", "Blocks", "Health", "Latency", "Next", "Outcome", "Plan", "Seen", "Stop",
+           "classify", "policy_for"]

@@ -21,14 +21,16 @@ attempt, as Plano does):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from plano_daemon.catalog import Channel
 from plano_daemon.errors import UpstreamFailure
 from plano_daemon.failover.blocks import Blocks
 from plano_daemon.failover.health import Health
+
 if TYPE_CHECKING:
     from plano_daemon.config.schema import RetryPolicy, Strategy
 
@@ -38,15 +40,40 @@ from plano_daemon.failover.outcome import Outcome
 MAX_ATTEMPTS_CAP = 16
 
 
+class AttemptRecord(TypedDict, total=False):
+    """One attempt as the access log line and the ledger show it."""
+
+    model: str
+    status: int | None
+    error: str | None
+    ms: float | None
+    upstream: str
+    reason: str | None
+    delay_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the caller observed of an attempt, beyond its classified outcome."""
+
+    answered: int | None = None  # the upstream's HTTP status, even when its body then failed
+    ms: float | None = None  # time to the response head, or to the failure
+    upstream: str | None = None  # host:port, named when the upstream could not be reached
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One upstream attempt, for the exhaustion body, the log line and the ledger (never a key)."""
+    """One upstream attempt, for the exhaustion body, the log line and the ledger (never a key).
+
+    The plan appends one per `after()`; nothing else writes them."""
 
     model: str
     status: int | None
     error: str | None
     reason: str | None
     delay_ms: int  # waited before this attempt
+    prefix: str = ""  # the channel's provider prefix, for the upstream metrics
+    seen: Seen = Seen()
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model}
@@ -56,6 +83,16 @@ class Attempt:
             out["error"] = self.error
         if self.reason is not None:
             out["reason"] = self.reason
+        out["delay_ms"] = self.delay_ms
+        return out
+
+    def record(self) -> AttemptRecord:
+        """The access log's and ledger's view: the status the upstream answered, nulls kept."""
+        out: AttemptRecord = {"model": self.model, "status": self.seen.answered, "error": self.error,
+                              "ms": self.seen.ms}
+        if self.seen.upstream is not None:
+            out["upstream"] = self.seen.upstream
+        out["reason"] = self.reason
         out["delay_ms"] = self.delay_ms
         return out
 
@@ -139,14 +176,15 @@ class Plan:
             self._tried.append(chosen)
         return chosen
 
-    def after(self, outcome: Outcome) -> Next | Stop:
+    def after(self, outcome: Outcome, seen: Seen | None = None) -> Next | Stop:
         """Record the attempt just made and decide what comes next."""
         cur = self._current
         if cur is None:
             raise RuntimeError("Plan.after() before Plan.start()")
         now = self._clock()
         self.attempts.append(Attempt(cur.model, outcome.status, outcome.error, outcome.reason,
-                                     round(self._pending_delay * 1000)))
+                                     round(self._pending_delay * 1000), cur.prefix,
+                                     seen or Seen(answered=outcome.status)))
         if not outcome.retryable:
             self._health.success(cur.model)
             return Stop(outcome.kind, exhausted=False)
@@ -193,6 +231,12 @@ class Plan:
         if self.policy is None:
             return frozenset()
         return frozenset(code for rule in self.policy.on_status_codes for code in rule.codes)
+
+    def broke(self, error: str) -> None:
+        """The last attempt's answer failed after its first byte reached the client (no retry is possible
+        any more): its record says how."""
+        if self.attempts:
+            self.attempts[-1] = dataclasses.replace(self.attempts[-1], error=error)
 
     def attempt_list(self) -> list[dict[str, Any]]:
         return [a.as_dict() for a in self.attempts]

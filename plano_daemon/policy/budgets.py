@@ -3,8 +3,8 @@
 - `Budgets` (pure) knows which caps apply to a channel: a budget's target is a provider model
   (`prefix/id`), a prefix (`prefix/*`) or an alias; an alias budget counts every request that reaches the
   alias's channel, under whatever name, so it cannot be sidestepped by naming the provider directly.
-- `Usage` (pure) holds today's counts per target; a new day (local time) starts from zero.
-- `BudgetStore` (file edge) keeps the `Usage` in `<state dir>/budgets.json`: written atomically (temp file,
+- `DayCounts` (pure) holds today's counts per target; a new day (local time) starts from zero.
+- `BudgetStore` (file edge) keeps the `DayCounts` in `<state dir>/budgets.json`: written atomically (temp file,
   fsync, rename, fsync of the directory) at most one second after a change, so a kill -9 loses at most
   the last second of counts, and on close.
 
@@ -78,7 +78,7 @@ class SharedCounters(Protocol):
 
 
 @dataclass(slots=True)
-class Usage:
+class DayCounts:
     """Today's counts per budget target."""
 
     day: str
@@ -101,7 +101,7 @@ class Usage:
         return json.dumps({"version": 1, "day": self.day, "usage": self.counts}, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> Usage:
+    def from_json(cls, text: str) -> DayCounts:
         doc = json.loads(text)
         counts = {str(t): {k: int(v) for k, v in kinds.items() if k in (REQUESTS, TOKENS)}
                   for t, kinds in doc.get("usage", {}).items()}
@@ -121,7 +121,7 @@ class Budgets:
     def __bool__(self) -> bool:
         return bool(self._budgets)
 
-    def rows(self, usage: Usage) -> list[tuple[str, str, int]]:
+    def rows(self, usage: DayCounts) -> list[tuple[str, str, int]]:
         """(target, kind, today's count) for every budget target and both kinds (the proxy counts both),
         zeros included: what `plano_budget_usage` shows, so a fresh day reads 0, not yesterday's total."""
         targets = dict.fromkeys(b.target for b in self._budgets)
@@ -134,7 +134,7 @@ class Budgets:
             found = self._memo[key] = tuple(b for b in self._budgets if self._covers(b.target, channel))
         return found
 
-    def exceeded(self, channel: Channel, usage: Usage, *, unverified: bool = False) -> Exceeded | None:
+    def exceeded(self, channel: Channel, usage: DayCounts, *, unverified: bool = False) -> Exceeded | None:
         for b in self.applying(channel):
             for kind, limit in ((REQUESTS, b.daily_requests), (TOKENS, b.daily_tokens)):
                 used = usage.get(b.target, kind)
@@ -161,7 +161,7 @@ def shared_key(day: str, target: str, kind: str) -> str:
 
 
 class BudgetStore:
-    """The persisted `Usage`; the only part of the policy layer that touches files."""
+    """The persisted `DayCounts`; the only part of the policy layer that touches files."""
 
     __slots__ = ("path", "usage", "problem", "_today", "_pending", "_dirty", "shared", "fail_closed", "unverified")
 
@@ -174,9 +174,9 @@ class BudgetStore:
         self.shared: SharedCounters | None = None
         self.fail_closed = True
         self.unverified = False  # the last `sync` could not read the shared counts
-        self.usage = Usage(day=today())
+        self.usage = DayCounts(day=today())
         try:
-            self.usage = Usage.from_json(path.read_text(encoding="utf-8"))
+            self.usage = DayCounts.from_json(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -184,7 +184,7 @@ class BudgetStore:
             LOG.warning("%s", self.problem)
         self.usage.roll(today())
 
-    def today(self) -> Usage:
+    def today(self) -> DayCounts:
         """The counts as of now: after midnight they start from zero."""
         self.usage.roll(self._today())
         return self.usage

@@ -9,10 +9,12 @@ Every rejection is kept with its reasons, by source name, for `rejected_sources`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from plano_daemon.catalog import Channel
+from plano_daemon.config.profile import BOUNDARIES
 from plano_daemon.errors import PolicyDenied
 from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy, RequestClass, Verdict
@@ -70,6 +72,22 @@ class RequestGate:
             ranked = self._policy.rank(self.verdict, [ch for _, ch in kept])
             kept.sort(key=lambda pair: ranked.index(pair[1]))
         return tuple(model for model, _ in kept)
+
+    def confine(self, boundaries: frozenset[str]) -> None:
+        """A continued conversation (`previous_response_id`) stays within the boundaries its first request
+        was allowed, whatever this request says. Without a profile no channel's boundary is known, so a
+        conversation that was confined can go nowhere (fail closed)."""
+        if boundaries.issuperset(BOUNDARIES):
+            return
+        if self.verdict is None:
+            self._deny(PRIVACY_VIOLATION, None, "the stored conversation is confined to "
+                       f"{', '.join(sorted(boundaries)) or 'no boundary'} and no policy profile is loaded")
+            raise PolicyDenied("the conversation continued by previous_response_id is confined to privacy "
+                               "boundaries that no loaded policy profile can enforce", code=PRIVACY_VIOLATION)
+        narrowed = self.verdict.boundaries & boundaries
+        if narrowed != self.verdict.boundaries:
+            self.verdict = dataclasses.replace(self.verdict, boundaries=narrowed,
+                                               narrowed_by=(*self.verdict.narrowed_by, "previous_response"))
 
     def admit(self, channel: Channel) -> None:
         """The model chosen to go first: privacy, then budget; a failure here ends the request."""

@@ -53,7 +53,7 @@ def _turn(item: Any) -> Turn | None:
     if kind is not None and kind != "message":
         return None  # Responses function_call, function_call_output, reasoning ...
     role = item.get("role")
-    if role not in _KEPT_ROLES:
+    if not isinstance(role, str) or role not in _KEPT_ROLES:  # a client may send any JSON as the role
         return None
     text = _text(item.get("content")).strip()
     return Turn(role, text) if text else None
@@ -72,7 +72,7 @@ def _part_texts(parts: Iterable[Any]) -> Iterable[str]:
     for part in parts:
         if isinstance(part, str):
             yield part
-        elif isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES:
+        elif isinstance(part, dict) and isinstance(part.get("type"), str) and part["type"] in _TEXT_PART_TYPES:
             text = part.get("text")
             if isinstance(text, str) and text:
                 yield text

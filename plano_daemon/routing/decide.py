@@ -16,7 +16,7 @@ Estimate = Callable[[str], float | None]
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class Decision:
     model: str | None  # None: nothing serves the request (the caller answers 404)
     ranked: tuple[str, ...]  # the route's models in the order they should be tried
     reason: str  # routed | requested | default | unresolved
@@ -33,11 +33,11 @@ def rank(route: Route, *, cost: Estimate | None = None, latency: Estimate | None
 
 
 def decide(ranked: Sequence[str], *, requested: str, exists: Callable[[str], bool],
-           default: str | None) -> Outcome:
+           default: str | None) -> Decision:
     if ranked:
-        return Outcome(ranked[0], tuple(ranked), "routed")
+        return Decision(ranked[0], tuple(ranked), "routed")
     if exists(requested):
-        return Outcome(requested, (), "requested")
+        return Decision(requested, (), "requested")
     if default is not None:
-        return Outcome(default, (), "default")
-    return Outcome(None, (), "unresolved")
+        return Decision(default, (), "default")
+    return Decision(None, (), "unresolved")

@@ -20,13 +20,23 @@ from functools import lru_cache
 
 from plano_daemon.routing.conversation import Turn
 from plano_daemon.routing.routes import Route
-from plano_daemon.routing.vocabulary import analyse, features, is_topic
+from plano_daemon.routing.vocabulary import (
+    WORD_CONCEPTS,
+    analyse,
+    cues,
+    features,
+    is_topic,
+)
 
 NAME_WEIGHT = 1.5
 DESCRIPTION_WEIGHT = 1.0
 #: Examples are how a user teaches the router their own words: a route adds its best-matching
 #: example's score, weighed by this, to its description's.
 EXAMPLE_WEIGHT = 0.8
+#: When several routes share a domain (three code routes), which of the domain's words each
+#: description happens to use ("functions" here, "code" there) says little about which route fits:
+#: such words count this much of their own weight.
+SHARED_DOMAIN_WORD = 0.7
 #: Share of a route's score kept when the prompt matched only its intents, none of its topics.
 INTENT_ONLY = 0.3
 #: Share of a route's bag (by weight) that must be topical for the route to be held to its topics.
@@ -43,7 +53,8 @@ SHORT_PROMPT_WORDS = 4
 #: The first content words of a prompt usually say what kind of task it is.
 LEAD_WORDS = 3
 LEAD_WEIGHT = 1.6
-DEFAULT_THRESHOLD = 0.9
+#: Midway between the best no-match score and the lowest right-route score on the tuning sets.
+DEFAULT_THRESHOLD = 0.85
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +72,7 @@ class Explained:
     score: float
     intent_only: bool  # matched none of the route's topics, so its score was cut to INTENT_ONLY
     matched: tuple[tuple[str, float], ...]  # (feature, contribution), largest first
+    words: dict[str, tuple[str, ...]]  # feature → the latest message's words that cue it (if any)
 
 
 class EmbeddedRouter:
@@ -80,31 +92,34 @@ class EmbeddedRouter:
         descriptions = [_description_bag(r) for r in routes]
         examples = [(i, features(e)) for i, r in enumerate(routes) for e in r.examples]
         self._owner = tuple(range(count)) + tuple(i for i, _ in examples)
-        df: dict[str, int] = {}
-        for i, bag in enumerate(descriptions):
-            for f in {*bag, *(f for j, ex in examples if j == i for f in ex)}:
-                df[f] = df.get(f, 0) + 1
-        idf = {f: math.log(1.0 + count / n) for f, n in df.items()}
-        # A topic most routes share ("public-safe … cloud routing" on every route) tells them apart no
-        # better than an intent word does.
-        topical = {f for f, n in df.items() if n <= max(1, count // 2) and is_topic(f)}
+        # Descriptions and examples are weighed apart: what sets routes apart in their descriptions
+        # must not change because many routes' examples mention code.
+        desc_idf, desc_topical = _spread(count, [set(bag) for bag in descriptions])
+        shared_domains = {f for f, v in desc_idf.items() if f.startswith("d:") and v <= math.log(1.0 + count / 2)}
+        taught = [set[str]() for _ in routes]
+        for i, ex in examples:
+            taught[i].update(ex)
+        ex_idf, ex_topical = _spread(count, taught)
         # Only a route that is mostly about something, and whose domain the thesaurus knows, is held
         # to its topics: "analyzing data, complex reasoning, evaluating tradeoffs…" is about a kind of
         # work, and an unknown word in a description may as well be an intent word the table lacks.
         self._has_topic = tuple(
-            any(f in topical and f.startswith("d:") for f in bag)
-            and sum(w for f, w in bag.items() if f in topical) >= TOPIC_SHARE * sum(bag.values())
+            any(f in desc_topical and f.startswith("d:") for f in bag)
+            and sum(w for f, w in bag.items() if f in desc_topical) >= TOPIC_SHARE * sum(bag.values())
             for bag in descriptions)
         # Inverted: feature → (target index, weight, is a topic) for the targets that have it, so a
         # decision looks each query feature up once instead of once per target. Longer texts match
         # more by chance, so weights shrink with a text's size relative to its kind's mean.
         postings: dict[str, list[tuple[int, float, bool]]] = {}
-        for first, bags, scale in ((0, descriptions, 1.0), (count, [ex for _, ex in examples], EXAMPLE_WEIGHT)):
+        for first, bags, scale, idf, topical in (
+                (0, descriptions, 1.0, desc_idf, desc_topical),
+                (count, [ex for _, ex in examples], EXAMPLE_WEIGHT, ex_idf, ex_topical)):
             sizes = [sum(bag.values()) for bag in bags]
             mean = sum(sizes) / len(sizes) if sizes else 1.0
             for k, (bag, size) in enumerate(zip(bags, sizes, strict=True)):
                 norm = scale / (0.6 + 0.4 * size / mean)
                 for f, w in bag.items():
+                    w *= SHARED_DOMAIN_WORD if shared_domains & WORD_CONCEPTS.get(f, frozenset()) else 1.0
                     postings.setdefault(f, []).append((first + k, w * idf[f] * norm, f in topical))
         self._postings = {f: tuple(p) for f, p in postings.items()}
 
@@ -135,49 +150,61 @@ class EmbeddedRouter:
 
     def _route_scores(self, targets: list[float]) -> list[float]:
         count = len(self._names)
-        sums = targets[:count]
+        if len(targets) == count:
+            return targets
         best_example = [0.0] * count
         for i in range(count, len(targets)):
             route = self._owner[i]
-            if targets[i] > best_example[route]:
-                best_example[route] = targets[i]
-        return [d + e for d, e in zip(sums, best_example, strict=True)]
+            best_example[route] = max(best_example[route], targets[i])
+        return [d + e for d, e in zip(targets, best_example, strict=False)]
 
     def explain(self, turns: Sequence[Turn]) -> list[Explained]:
         """Every route's score and the features behind it, best route first (slow path, for people).
 
-        A feature matched through an example is shown as `feature (example N)`, for its best example.
+        Contributions add up to the score: the description's matches, then the best example's, shown
+        as `feature (example N)`; a cut route's intent matches are shown cut.
         """
         query = _query(turns)
-        targets = self._target_scores(query)
         count = len(self._names)
-        best: dict[int, int] = {}
-        for i in range(count, len(targets)):
-            route = self._owner[i]
-            if targets[i] > 0 and targets[i] > targets[best.get(route, i)] or route not in best:
-                best[route] = i
-        matched: list[list[tuple[str, float]]] = [[] for _ in self._names]
-        topic_hit = [False] * count
+        per_target: list[list[tuple[str, float, bool]]] = [[] for _ in self._owner]
         for f, w in query.items():
             for i, weight, is_topic_ in self._postings.get(f, ()):
-                route = self._owner[i]
-                if i < count:
-                    matched[route].append((f, w * weight))
-                    topic_hit[route] |= is_topic_
-                elif best.get(route) == i and targets[i] > 0:
-                    matched[route].append((f"{f} (example {i - self._first_example(route) + 1})", w * weight))
+                per_target[i].append((f, w * weight, is_topic_))
+        cut = [bool(found) and self._has_topic[self._owner[i]] and not any(t for _, _, t in found)
+               for i, found in enumerate(per_target)]
+        scores = self._target_scores(query)
+        best: dict[int, int] = {}
+        for i in range(count, len(scores)):
+            route = self._owner[i]
+            if scores[i] > 0 and scores[i] > scores[best.get(route, i)] or route not in best:
+                best[route] = i
+        by_feature = cues(_clip(next((t.content for t in reversed(turns) if t.role == "user"), "")))
         out = []
-        for i, (name, score) in enumerate(zip(self._names, self._route_scores(targets), strict=True)):
-            cut = self._has_topic[i] and not topic_hit[i] and any(m for m in matched[i] if "(" not in m[0])
-            out.append(Explained(name, score, cut, tuple(sorted(matched[i], key=lambda m: -m[1]))))
+        for route, (name, score) in enumerate(zip(self._names, self._route_scores(scores), strict=True)):
+            matched = [(f, adds * (INTENT_ONLY if cut[route] else 1.0)) for f, adds, _ in per_target[route]]
+            example = best.get(route)
+            if example is not None and scores[example] > 0:
+                number = example - self._owner.index(route, count) + 1
+                matched += [(f"{f} (example {number})", adds * (INTENT_ONLY if cut[example] else 1.0))
+                            for f, adds, _ in per_target[example]]
+            words = {f: by_feature[f.split(" (")[0]] for f, _ in matched if f.split(" (")[0] in by_feature}
+            out.append(Explained(name, score, cut[route], tuple(sorted(matched, key=lambda m: -m[1])), words))
         return sorted(out, key=lambda e: -e.score)
-
-    def _first_example(self, route: int) -> int:
-        return self._owner.index(route, len(self._names))
 
     @property
     def threshold(self) -> float:
         return self._threshold
+
+
+def _spread(count: int, route_features: list[set[str]]) -> tuple[dict[str, float], set[str]]:
+    """Inverse route frequency of each feature, and the topics that tell routes apart: a topic most
+    routes share ("public-safe … cloud routing" on every route) does so no better than an intent."""
+    df: dict[str, int] = {}
+    for found in route_features:
+        for f in found:
+            df[f] = df.get(f, 0) + 1
+    idf = {f: math.log(1.0 + count / n) for f, n in df.items()}
+    return idf, {f for f, n in df.items() if n <= max(1, count // 2) and is_topic(f)}
 
 
 @lru_cache(maxsize=64)
@@ -247,9 +274,23 @@ _TEXT_CACHE = 512
 @lru_cache(maxsize=_TEXT_CACHE)
 def _latest_query(text: str) -> dict[str, float]:
     query, words = analyse(text, lead=LEAD_WORDS, lead_weight=LEAD_WEIGHT)
-    if words <= SHORT_PROMPT_WORDS and not any(f.startswith("d:") for f in query):
-        query["i:simple"] = 1.0
+    if not any(f in query for f in _TASKS):
+        if words <= SHORT_PROMPT_WORDS:
+            query["i:simple"] = 1.0
+    elif "i:simple" in query:  # "a quick Python script" is still a script
+        del query["i:simple"]
+    # A failure reported without saying what to do ("tests pass locally but fail in CI") asks why.
+    if "d:error" in query and not any(i in query for i in _ASKS):
+        query["i:diagnose"] = max(query.get("i:diagnose", 0.0), query["d:error"])
     return query
+
+
+#: A short prompt about these, or asking for these, is a task, not a quick question.
+_TASKS = ("d:code", "d:lang", "d:error", "d:docs", "d:web", "d:ops", "d:ci", "d:database", "d:security",
+          "i:create", "i:modify", "i:fix", "i:diagnose", "i:document", "i:plan", "i:compare", "i:reason")
+#: Intents that say what to do about a failure; without one, a failure report asks for a diagnosis.
+_ASKS = ("i:create", "i:modify", "i:fix", "i:diagnose", "i:explain", "i:document", "i:summarize",
+         "i:translate", "i:convert", "i:respond", "i:wish")
 
 
 @lru_cache(maxsize=_TEXT_CACHE)

@@ -23,7 +23,13 @@ from plano_daemon.routing.conversation import extract_conversation
 from plano_daemon.routing.decide import rank
 from plano_daemon.routing.embedded import router_for
 from plano_daemon.routing.llm_client import RouterFailure, ask_router_model
-from plano_daemon.routing.router_contract import DEFAULT_TEMPLATE, TemplateError, build_prompt, check_template, parse_answer
+from plano_daemon.routing.router_contract import (
+    DEFAULT_TEMPLATE,
+    TemplateError,
+    build_prompt,
+    check_template,
+    parse_answer,
+)
 from plano_daemon.routing.routes import Route, pop_inline_routes, routes_from_config
 from plano_daemon.upstream import UpstreamPool
 

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 from plano_daemon.errors import GatewayError
 from plano_daemon.translate.anthropic_to_chat import MessagesToChat
 from plano_daemon.translate.chat_to_anthropic import ChatToMessages
+from plano_daemon.translate.passthrough import PassThroughStream
 from plano_daemon.translate.responses_to_anthropic import ResponsesToMessages
 from plano_daemon.translate.responses_to_chat import ResponsesToChat
-from plano_daemon.translate.passthrough import PassThroughStream
 from plano_daemon.wire.apis import CHAT, MESSAGES, RESPONSES
 from plano_daemon.wire.usage import Usage
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from plano_daemon.translate.mappings import finish_reason
-from plano_daemon.translate.stream_base import StreamTranslatorBase, as_int, dumps
+from plano_daemon.translate.stream_base import (
+    StreamTranslatorBase,
+    as_dict,
+    as_int,
+    dumps,
+)
 from plano_daemon.wire.sse import encode
 from plano_daemon.wire.stream_errors import stream_error_event
 
@@ -58,7 +63,7 @@ class AnthropicStreamToChat(StreamTranslatorBase):
         if kind == "ping":
             return b""
         if kind == "message_start":
-            message = obj.get("message") if isinstance(obj.get("message"), dict) else {}
+            message = as_dict(obj.get("message"))
             self._id = str(message.get("id", ""))
             self._model = str(message.get("model", ""))
             self._note_usage(message.get("usage"))
@@ -72,7 +77,7 @@ class AnthropicStreamToChat(StreamTranslatorBase):
             return self._prefix()
         if kind == "message_delta":
             self._note_usage(obj.get("usage"))
-            delta = obj.get("delta") if isinstance(obj.get("delta"), dict) else {}
+            delta = as_dict(obj.get("delta"))
             self._finished = True
             return self._prefix() + self._chunk({}, finish_reason(delta.get("stop_reason")))
         if kind == "message_stop":
@@ -91,7 +96,7 @@ class AnthropicStreamToChat(StreamTranslatorBase):
             self.usage.output_tokens = totals["completion_tokens"]
 
     def _block_start(self, obj: dict[str, Any]) -> bytes:
-        block = obj.get("content_block") if isinstance(obj.get("content_block"), dict) else {}
+        block = as_dict(obj.get("content_block"))
         if block.get("type") != "tool_use":
             text = block.get("text")
             return self._chunk({"content": text}) if isinstance(text, str) and text else b""
@@ -101,7 +106,7 @@ class AnthropicStreamToChat(StreamTranslatorBase):
                                             "function": {"name": block.get("name", ""), "arguments": ""}}]})
 
     def _block_delta(self, obj: dict[str, Any]) -> bytes | None:
-        delta = obj.get("delta") if isinstance(obj.get("delta"), dict) else {}
+        delta = as_dict(obj.get("delta"))
         kind = delta.get("type")
         if kind == "text_delta":
             return self._chunk({"content": delta.get("text", "")})

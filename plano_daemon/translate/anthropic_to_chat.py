@@ -6,7 +6,10 @@ import uuid
 from typing import Any
 
 from plano_daemon.errors import BadRequest
-from plano_daemon.translate.chat_stream_to_anthropic import ChatStreamToAnthropic, message_id
+from plano_daemon.translate.chat_stream_to_anthropic import (
+    ChatStreamToAnthropic,
+    message_id,
+)
 from plano_daemon.translate.mappings import (
     arguments_to_input,
     image_to_chat,
@@ -16,8 +19,8 @@ from plano_daemon.translate.mappings import (
     tool_choice_to_chat,
     tool_to_chat,
 )
-from plano_daemon.translate.stream_base import as_int
-from plano_daemon.translate.system_prompt import settle_system
+from plano_daemon.translate.stream_base import as_dict, as_int, as_list
+from plano_daemon.translate.system_prompt import hosted_note, settle_system
 
 _PASSED = ("temperature", "top_p", "stream")
 
@@ -113,9 +116,15 @@ class MessagesToChat:
         if isinstance(stops, list) and stops:
             out["stop"] = stops
             self._stop_sequences = tuple(s for s in stops if isinstance(s, str))
-        tools = body.get("tools")
-        if isinstance(tools, list) and tools:
-            out["tools"] = [tool_to_chat(t) for t in tools if isinstance(t, dict)]
+        given = body.get("tools")
+        tools = [t for t in given if isinstance(t, dict)] if isinstance(given, list) else []
+        client_tools = [t for t in tools if t.get("type") in (None, "custom")]
+        if client_tools:
+            out["tools"] = [tool_to_chat(t) for t in client_tools]
+        hosted = [str(t.get("name") or t.get("type")) for t in tools if t.get("type") not in (None, "custom")]
+        if hosted:  # server tools (web_search_20250305 ...) run on Anthropic's side only
+            note = {"role": "system", "content": hosted_note(hosted)}
+            out["messages"] = settle_system([note, *out["messages"]])
         choice, parallel = tool_choice_to_chat(body.get("tool_choice"))
         if choice is not None:
             out["tool_choice"] = choice
@@ -131,7 +140,7 @@ class MessagesToChat:
     def response(self, body: dict[str, Any]) -> dict[str, Any]:
         choices = body.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message = as_dict(choice.get("message"))
         content: list[dict[str, Any]] = []
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if self._thinking and isinstance(reasoning, str) and reasoning:
@@ -139,13 +148,13 @@ class MessagesToChat:
         text = text_of(message.get("content"))
         if text:
             content.append({"type": "text", "text": text})
-        calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
+        calls = as_list(message.get("tool_calls"))
         for call in calls:
             function = call.get("function") or {}
             content.append({"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
                             "name": function.get("name", ""),
                             "input": arguments_to_input(function.get("arguments"))})
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        usage = as_dict(body.get("usage"))
         reason = stop_reason(choice.get("finish_reason"), has_tool_calls=bool(calls))
         matched = choice.get("stop_reason")
         sequence = matched if isinstance(matched, str) and matched in self._stop_sequences else None

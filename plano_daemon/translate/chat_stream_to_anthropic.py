@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from plano_daemon.translate.mappings import stop_reason
-from plano_daemon.translate.stream_base import ChatChunkStream, as_int, sse
+from plano_daemon.translate.stream_base import ChatChunkStream, as_dict, as_int, sse
 from plano_daemon.wire.stream_errors import stream_error_event
 
 
@@ -76,11 +76,11 @@ class ChatStreamToAnthropic(ChatChunkStream):
 
     def _tool_delta(self, call: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = as_dict(call.get("function"))
         key = as_int(call.get("index"))
         index = self._tool_blocks.get(key)
         if index is None:
-            block = {"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
+            block: dict[str, Any] = {"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
                      "name": function.get("name") or "", "input": {}}
             index = self._open_block(f"tool{key}", block, out)
             self._tool_blocks[key] = index

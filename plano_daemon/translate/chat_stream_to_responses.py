@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from plano_daemon.translate.stream_base import ChatChunkStream, as_int, sse
+from plano_daemon.translate.stream_base import ChatChunkStream, as_dict, as_int, sse
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -27,14 +28,14 @@ def custom_input(arguments: str) -> str:
     except ValueError:
         return arguments
     if isinstance(value, dict) and isinstance(value.get("input"), str):
-        return value["input"]
+        return str(value["input"])
     return arguments
 
 
 def responses_usage(usage: dict[str, Any]) -> dict[str, Any]:
     prompt = as_int(usage.get("prompt_tokens"))
     completion = as_int(usage.get("completion_tokens"))
-    details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+    details = as_dict(usage.get("prompt_tokens_details"))
     reasoning = usage.get("completion_tokens_details")
     reasoning = reasoning if isinstance(reasoning, dict) else {}
     return {"input_tokens": prompt, "output_tokens": completion, "total_tokens": prompt + completion,
@@ -56,9 +57,15 @@ class ResponseIds:
         return f"{prefix}_{self.base}_{index}"
 
 
+#: Set for a request whose response will be stored (`state_storage`): its id must then name one conversation
+#: only, and some servers reuse ids (Ollama draws them from 1000), so a random part is added.
+UNIQUE_RESPONSE_IDS: ContextVar[bool] = ContextVar("unique_response_ids", default=False)
+
+
 def response_ids(upstream_id: Any) -> ResponseIds:
     if isinstance(upstream_id, str) and upstream_id:
-        return ResponseIds(upstream_id.removeprefix("chatcmpl-").removeprefix("msg_"))
+        base = upstream_id.removeprefix("chatcmpl-").removeprefix("msg_")
+        return ResponseIds(f"{base}_{uuid.uuid4().hex[:12]}" if UNIQUE_RESPONSE_IDS.get() else base)
     return ResponseIds(uuid.uuid4().hex[:24])
 
 
@@ -158,7 +165,7 @@ class ChatStreamToResponses(ChatChunkStream):
 
     def _on_choice(self, choice: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        delta = as_dict(choice.get("delta"))
         text = delta.get("content")
         if isinstance(text, str) and text:
             out.append(self._text(text))
@@ -175,7 +182,7 @@ class ChatStreamToResponses(ChatChunkStream):
         if self._open is None or self._items[self._open]["type"] != "message":
             out += self._close_item()
             index = len(self._items)
-            item = {"type": "message", "id": self._ids.item(index), "status": "in_progress",
+            item: dict[str, Any] = {"type": "message", "id": self._ids.item(index), "status": "in_progress",
                     "role": "assistant", "content": []}
             self._items.append(item)
             self._open = index
@@ -190,7 +197,7 @@ class ChatStreamToResponses(ChatChunkStream):
 
     def _call(self, call: dict[str, Any]) -> bytes:
         out = b""
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        function = as_dict(call.get("function"))
         key = as_int(call.get("index"))
         index = self._calls.get(key)
         if index is None:

@@ -6,7 +6,10 @@ import time
 from typing import Any
 
 from plano_daemon.errors import BadRequest
-from plano_daemon.translate.anthropic_stream_to_chat import AnthropicStreamToChat, chat_usage
+from plano_daemon.translate.anthropic_stream_to_chat import (
+    AnthropicStreamToChat,
+    chat_usage,
+)
 from plano_daemon.translate.mappings import (
     arguments_to_input,
     finish_reason,
@@ -15,6 +18,7 @@ from plano_daemon.translate.mappings import (
     tool_choice_to_anthropic,
     tool_to_anthropic,
 )
+from plano_daemon.translate.stream_base import as_dict, as_list
 
 #: Anthropic requires max_tokens; chat does not. What we send when the client gave none.
 DEFAULT_MAX_TOKENS = 4096
@@ -171,7 +175,7 @@ class ChatToMessages:
         return out
 
     def response(self, body: dict[str, Any]) -> dict[str, Any]:
-        blocks = body.get("content") if isinstance(body.get("content"), list) else []
+        blocks = as_list(body.get("content"))
         text = "".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
         thinking = "".join(b.get("thinking", "") for b in blocks
                            if isinstance(b, dict) and b.get("type") == "thinking")
@@ -183,7 +187,7 @@ class ChatToMessages:
             message["reasoning_content"] = thinking
         if calls:
             message["tool_calls"] = calls
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        usage = as_dict(body.get("usage"))
         return {
             "id": body.get("id", ""),
             "object": "chat.completion",

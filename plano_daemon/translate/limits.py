@@ -1,4 +1,5 @@
-"""The output-token limit of a translated chat request: the field the upstream accepts, a value it can give.
+"""What a translated chat request may carry for its upstream model: the output-limit field it accepts, a
+limit it can give, sampling parameters it accepts.
 
 OpenAI's reasoning families (gpt-5*, o1/o3/o4 ...) reject `max_tokens` and want `max_completion_tokens`,
 whoever serves them (OpenAI itself, or an aggregator channel such as `custom/gpt-5.4`); other
@@ -9,6 +10,9 @@ A limit above what the model can produce is a 400 on vLLM (prompt + max_tokens >
 Claude Code asks for 32k–128k by default. When the context window is known the limit is lowered to
 fit beside an over-estimate of the prompt, or left out when even that does not fit (vLLM then gives
 what is left of the window).
+
+The reasoning families also reject `temperature` and `top_p` other than 1 (Claude Code sends
+`temperature: 1`, other Anthropic clients other values): those are left out for them.
 """
 
 from __future__ import annotations
@@ -62,3 +66,22 @@ def fit_output_limit(body: dict[str, Any], *, model_id: str, field: str | None,
             limit = room
     body[token_field(model_id, field)] = limit
     return body
+
+
+#: Sampling parameters OpenAI's reasoning models accept only at their default value, 1.
+_FIXED_SAMPLING = ("temperature", "top_p")
+
+
+def drop_unsupported_sampling(body: dict[str, Any], *, model_id: str) -> dict[str, Any]:
+    """`body` (changed in place) without sampling values a reasoning model would reject."""
+    if is_reasoning_model(model_id):
+        for key in _FIXED_SAMPLING:
+            if key in body and body[key] != 1:
+                del body[key]
+    return body
+
+
+def fit_upstream(body: dict[str, Any], *, model_id: str, field: str | None, window: int | None) -> dict[str, Any]:
+    """A translated chat request made acceptable to its upstream model (see the module docstring)."""
+    return drop_unsupported_sampling(fit_output_limit(body, model_id=model_id, field=field, window=window),
+                                     model_id=model_id)

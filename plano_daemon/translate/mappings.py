@@ -78,7 +78,7 @@ def tool_to_chat(tool: dict[str, Any]) -> dict[str, Any]:
 
 def tool_to_anthropic(tool: dict[str, Any]) -> dict[str, Any]:
     """Chat function tool → Anthropic tool; a missing schema means "no arguments"."""
-    function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+    function: dict[str, Any] = tool["function"] if isinstance(tool.get("function"), dict) else tool
     out: dict[str, Any] = {"name": function.get("name", "")}
     if "description" in function:
         out["description"] = function["description"]
@@ -111,7 +111,7 @@ def tool_choice_to_anthropic(choice: Any, parallel: Any) -> dict[str, Any] | Non
     elif choice == "auto":
         out = {"type": "auto"}
     elif isinstance(choice, dict):
-        function = choice.get("function") if isinstance(choice.get("function"), dict) else choice
+        function: dict[str, Any] = choice["function"] if isinstance(choice.get("function"), dict) else choice
         out = {"type": "tool", "name": function.get("name", "")}
     else:
         out = None

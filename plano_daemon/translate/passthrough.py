@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from plano_daemon.wire.answers import stream_error_message, stream_event_kind
-from plano_daemon.wire.sse import SSEEvent, SSEParser
+from plano_daemon.wire.sse import SSEEvent, SSEParser, comment
 from plano_daemon.wire.stream_errors import stream_error_event
 from plano_daemon.wire.usage import Usage, note_event_usage
 
@@ -23,7 +23,7 @@ class PassThroughStream:
 
     def __init__(self, api: str) -> None:
         self._api = api
-        self._parser = SSEParser()
+        self._parser = SSEParser(comments=True)
         self._done = False
         self._started = False
         self.failure: str | None = None
@@ -61,6 +61,9 @@ class PassThroughStream:
         for ev in events:
             if self._done:
                 break
+            if ev.event is None and not ev.data:  # a keep-alive comment: passed on, it keeps the client waiting
+                out.append(ev.raw)
+                continue
             data = ev.data.strip()
             if data == "[DONE]" and self._api == "chat":
                 if not self._started:
@@ -74,9 +77,9 @@ class PassThroughStream:
             except ValueError:
                 obj = None
             kind = stream_event_kind(self._api, obj)
-            if kind is None:
+            if kind is None:  # not an event of this API: kept visible as a comment, which every SDK ignores
                 self.anomalies += 1
-                out.append(ev.raw)
+                out.append(comment(ev.raw))
                 continue
             note_event_usage(self._api, obj, self.usage)
             if kind == "error":  # already in the client's dialect: relayed as sent, and the stream failed

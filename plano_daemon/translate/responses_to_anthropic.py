@@ -54,7 +54,7 @@ class ComposedStream:
 
     @property
     def started(self) -> bool:
-        return self._second.started
+        return self._first.started and self._second.started
 
     @property
     def failure(self) -> str | None:

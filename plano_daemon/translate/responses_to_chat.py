@@ -24,7 +24,8 @@ from plano_daemon.translate.chat_stream_to_responses import (
     responses_usage,
 )
 from plano_daemon.translate.mappings import input_to_arguments, text_of
-from plano_daemon.translate.system_prompt import settle_system
+from plano_daemon.translate.stream_base import as_dict, as_list
+from plano_daemon.translate.system_prompt import hosted_note, settle_system
 
 _PASSED = ("temperature", "top_p", "parallel_tool_calls", "user", "stream")
 _NO_STATE = ("previous_response_id is not supported for this model: its upstream speaks Chat Completions, "
@@ -76,16 +77,19 @@ def input_to_messages(instructions: Any, items: Any, origins: dict[str, ToolOrig
             continue
         if kind == "additional_tools":  # tools, not conversation: they went to `tools`
             continue
+        if kind not in ("function_call_output", "custom_tool_call_output", "message"):
+            # Dropped without ending a run of calls: a reasoning item between two parallel calls must
+            # not split them into two assistant turns.
+            LOG.debug("input[%d]: %s item has no chat form; not sent upstream", i,
+                      kind if kind in _NO_CHAT_FORM else "an unknown")
+            continue
         calls = None
-        if kind in ("function_call_output", "custom_tool_call_output"):
+        if kind == "message":
+            out.append(_message(item, i))
+        else:
             output = item.get("output", "")
             out.append({"role": "tool", "tool_call_id": item.get("call_id", ""),
                         "content": output if isinstance(output, str) else _output_text(output)})
-        elif kind == "message":
-            out.append(_message(item, i))
-        else:
-            LOG.debug("input[%d]: %s item has no chat form; not sent upstream", i,
-                      kind if kind in _NO_CHAT_FORM else "an unknown")
     return settle_system(out)
 
 
@@ -211,16 +215,13 @@ def _unique(out: ChatTools, name: str) -> str:
     return f"{name}_{n}"
 
 
-def hosted_note(hosted: list[str]) -> str:
-    """What the model is told when the client offered hosted tools this upstream cannot run."""
-    names = ", ".join(sorted(set(hosted)))
-    return (f"Note from the gateway: the hosted tools {names} are not available with this model; "
-            "do not try to call them, and say so if the task needs them.")
-
-
-def _tool_choice(choice: Any) -> Any:
+def _tool_choice(choice: Any, origins: dict[str, ToolOrigin]) -> Any:
     if isinstance(choice, dict) and choice.get("type") in ("function", "custom") and choice.get("name"):
-        return {"type": "function", "function": {"name": choice["name"]}}
+        name, namespace = choice["name"], choice.get("namespace")
+        if isinstance(namespace, str) and namespace:
+            flat = {(o.namespace, o.name): chat for chat, o in origins.items()}
+            name = flat.get((namespace, name)) or flat_tool_name(namespace, name)
+        return {"type": "function", "function": {"name": name}}
     return choice if choice in ("auto", "none", "required") else None
 
 
@@ -257,7 +258,7 @@ class ResponsesToChat:
         tools = chat.tools
         if tools:
             out["tools"] = tools
-        choice = _tool_choice(body.get("tool_choice"))
+        choice = _tool_choice(body.get("tool_choice"), chat.origins)
         if choice is not None and tools:
             out["tool_choice"] = choice
         for key in _PASSED:
@@ -281,7 +282,7 @@ class ResponsesToChat:
     def response(self, body: dict[str, Any]) -> dict[str, Any]:
         choices = body.get("choices")
         choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message = as_dict(choice.get("message"))
         ids = response_ids(body.get("id"))
         output: list[dict[str, Any]] = []
         text = text_of(message.get("content"))
@@ -289,7 +290,7 @@ class ResponsesToChat:
             output.append({"type": "message", "id": ids.item(0), "status": "completed", "role": "assistant",
                            "content": [{"type": "output_text", "text": text, "annotations": [],
                                         "logprobs": []}]})
-        calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
+        calls = as_list(message.get("tool_calls"))
         for call in calls:
             function = call.get("function") if isinstance(call, dict) else None
             if not isinstance(function, dict):
@@ -300,7 +301,7 @@ class ResponsesToChat:
             item = self._shape.call_item(name, item_id=ids.item(len(output), "ctc" if custom else "fc"),
                                          call_id=call.get("id", ""), payload=arguments)
             output.append({**item, "status": "completed"})
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        usage = as_dict(body.get("usage"))
         return self._shape.render(ids.response, created_at=self._created, model=body.get("model", ""),
                                   output=output, finish_reason=choice.get("finish_reason"),
                                   usage=responses_usage(usage))

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from plano_daemon.translate.passthrough import EMPTY, TRUNCATED
-from plano_daemon.wire.sse import SSEEvent, SSEParser, encode
+from plano_daemon.wire.sse import SSEEvent, SSEParser, comment, encode
 from plano_daemon.wire.usage import Usage
 
 
@@ -27,14 +27,18 @@ def sse(obj: dict[str, Any], event: str | None = None) -> bytes:
     return encode(dumps(obj), event=event)
 
 
-def comment(raw: bytes) -> bytes:
-    """An upstream event we cannot translate, kept on the wire as comment lines."""
-    text = raw.decode("utf-8", errors="replace").strip("\n")
-    return "".join(f": {line}\n" for line in text.split("\n")).encode() + b"\n"
-
-
 def as_int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A wire field that should be an object, or {} (upstreams send null or the wrong type)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """A wire field that should be an array, or []."""
+    return value if isinstance(value, list) else []
 
 
 class StreamTranslatorBase:
@@ -95,7 +99,7 @@ class StreamTranslatorBase:
                 self.anomalies += 1
                 out.append(comment(ev.raw))
             else:
-                self._answered = self._answered or (bool(produced) and self.failure is None)
+                self._answered = self._answered or (bool(produced) and not self._done)
                 out.append(produced)
         return b"".join(out)
 

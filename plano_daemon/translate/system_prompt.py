@@ -7,10 +7,15 @@ environment block at `messages[1]`, Codex's two instruction messages) join the l
 message: they are there on every turn, so the prefix stays stable. One that appears *later* (a
 mid-conversation reminder) must not rewrite the beginning of the conversation each turn, so it is
 folded into the adjacent user turn instead, where it stays put as the conversation grows.
+
+Templates that require user/assistant alternation also reject two user turns in a row, which both
+Claude Code (a reminder turn, then the prompt) and Codex (environment context, then the prompt) send:
+consecutive user turns become one.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from plano_daemon.translate.mappings import text_of
@@ -49,7 +54,30 @@ def settle_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rest.append(msg)
     if pending:
         rest.append({"role": "user", "content": "\n\n".join(pending)})
-    return ([_joined(head)] if head else []) + rest
+    return ([_joined(head)] if head else []) + _merge_user_runs(rest)
+
+
+def _merge_user_runs(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        if out and msg.get("role") == "user" and out[-1].get("role") == "user":
+            out[-1] = _concat(out[-1], msg)
+        else:
+            out.append(msg)
+    return out
+
+
+def _concat(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    a, b = first.get("content"), second.get("content")
+    if isinstance(a, str) and isinstance(b, str):
+        return {**first, "content": "\n\n".join(t for t in (a, b) if t)}
+    return {**first, "content": [*_parts(a), *_parts(b)]}
+
+
+def _parts(content: Any) -> list[Any]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return list(content) if isinstance(content, list) else []
 
 
 def _joined(contents: list[Any]) -> dict[str, Any]:
@@ -65,3 +93,39 @@ def _with_text(msg: dict[str, Any], texts: list[str], *, after: bool) -> dict[st
     parts = content if isinstance(content, list) else []
     added = [{"type": "text", "text": t} for t in texts]
     return {**msg, "content": [*parts, *added] if after else [*added, *parts]}
+
+
+def hosted_note(hosted: list[str]) -> str:
+    """What the model is told when the client offered hosted tools (run by the API provider itself, like
+    web search) that a chat upstream cannot run: it then says so instead of pretending to search."""
+    names = ", ".join(sorted(set(hosted)))
+    return (f"Note from the gateway: the hosted tools {names} are not available with this model; "
+            "do not try to call them, and say so if the task needs them.")
+
+
+def merge_system_runs(body: dict[str, Any]) -> dict[str, Any] | None:
+    """A chat request with each run of consecutive system/developer messages made one system message, or
+    None when it has no such run (the common case: the client's bytes then pass through untouched).
+
+    For chat clients talking to a chat upstream (OpenCode sends its system prompt as two messages): a
+    template that wants one leading system message then gets one, and nothing else moves."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(
+            _is_system(a) and _is_system(b) for a, b in pairwise(messages)):
+        return None
+    out: list[Any] = []
+    run: list[Any] = []
+    for msg in [*messages, None]:
+        if msg is not None and _is_system(msg):
+            run.append(msg.get("content"))
+            continue
+        if run:
+            out.append(_joined(run))
+            run = []
+        if msg is not None:
+            out.append(msg)
+    return {**body, "messages": out}
+
+
+def _is_system(msg: Any) -> bool:
+    return isinstance(msg, dict) and msg.get("role") in _SYSTEM_ROLES

@@ -16,51 +16,49 @@ from aiohttp import web
 
 from plano_daemon.catalog import MESSAGES, Channel
 from plano_daemon.config.known_providers import ANTHROPIC
-from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound
+from plano_daemon.errors import BadRequest, ModelNotFound
 from plano_daemon.policy.gate import RequestGate
-from plano_daemon.web.proxy import upstream_headers
-from plano_daemon.relay import error_response
 from plano_daemon.runtime import Gateway
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
-from plano_daemon.web.keys import GATEWAY
+from plano_daemon.web.keys import GATEWAY, TRACE
+from plano_daemon.web.proxy import upstream_headers
 from plano_daemon.wire.model_field import with_model
-from plano_daemon.wire.trace import Trace, trace_from_headers
+from plano_daemon.wire.trace import Trace
 
 _COUNTED_FIELDS = ("system", "messages", "tools")
 
 
 def estimate_tokens(body: dict[str, Any]) -> int:
     """About four bytes of JSON per token over what the model reads; never zero for a non-empty request."""
-    size = sum(len(json.dumps(body[k], ensure_ascii=False).encode()) for k in _COUNTED_FIELDS if k in body)
+    # surrogatepass: JSON may carry a lone surrogate (`"\\ud800"`), which strict UTF-8 cannot encode.
+    size = sum(len(json.dumps(body[k], ensure_ascii=False).encode("utf-8", "surrogatepass"))
+               for k in _COUNTED_FIELDS if k in body)
     return max(1, (size + 3) // 4)
 
 
 async def count_tokens(request: web.Request) -> web.Response:
+    """Errors and accounting are the middleware's (web/middleware.py)."""
     gateway = request.app[GATEWAY]
     catalog = gateway.runtime.catalog
-    trace = trace_from_headers(request.headers)
-    try:
-        raw, body = await read_json_object(request)
-        if not isinstance(body.get("messages"), list):
-            raise BadRequest("`messages` must be an array", extra={"param": "messages"})
-        model = body.get("model")
-        channel = catalog.resolve(model) if isinstance(model, str) else catalog.default
-        if channel is None:
-            channel = catalog.default
-        if channel is None:
-            raise ModelNotFound(f"model {model!r} is not configured", extra={"param": "model"})
-        policy = gateway.runtime.policy
-        private = policy is not None and not RequestGate(policy=policy, budgets=None, store=None,
-                                                         headers=request.headers).may_see(channel)
-        if channel.interface == ANTHROPIC and not private:
-            exact = await _forward(gateway, channel, request, raw, body, trace)
-            if exact is not None:
-                return exact
-        return web.json_response({"input_tokens": estimate_tokens(body)},
-                                 headers={"X-Request-Id": trace.trace_id})
-    except GatewayError as err:
-        return error_response(MESSAGES, err, trace.trace_id)
+    trace = request[TRACE]
+    raw, body = await read_json_object(request)
+    if not isinstance(body.get("messages"), list):
+        raise BadRequest("`messages` must be an array", extra={"param": "messages"})
+    model = body.get("model")
+    channel = catalog.resolve(model) if isinstance(model, str) else catalog.default
+    if channel is None:
+        channel = catalog.default
+    if channel is None:
+        raise ModelNotFound(f"model {model!r} is not configured", extra={"param": "model"})
+    policy = gateway.runtime.policy
+    private = policy is not None and not RequestGate(policy=policy, budgets=None, store=None,
+                                                     headers=request.headers).may_see(channel)
+    if channel.interface == ANTHROPIC and not private:
+        exact = await _forward(gateway, channel, request, raw, body, trace)
+        if exact is not None:
+            return exact
+    return web.json_response({"input_tokens": estimate_tokens(body)}, headers={"X-Request-Id": trace.trace_id})
 
 
 async def _forward(gateway: Gateway, channel: Channel, request: web.Request, raw: bytes, body: dict[str, Any],

@@ -1,4 +1,4 @@
-"""Operational endpoints: health, readiness, the model list, metrics, and JSON 404s."""
+"""Operational endpoints: health, readiness, the model list, metrics (404/405: web/middleware.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
+from plano_daemon.errors import ModelNotFound
 from plano_daemon.metrics import CONTENT_TYPE
-from plano_daemon.web.keys import GATEWAY
+from plano_daemon.web.keys import GATEWAY, WILDCARD_MODELS
 
 _CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -47,14 +48,14 @@ async def retrieve_model(request: web.Request) -> web.Response:
     for model in await _models(request):
         if model["id"] == wanted:
             return web.json_response(model, headers=_CORS)
-    body = {"error": {"message": f"model {wanted!r} is not served by this gateway", "type": "invalid_request_error",
-                      "code": "model_not_found", "param": "model"}}
-    return web.json_response(body, status=404, headers=_CORS)
+    # The middleware answers it (JSON, with the request id) and writes its access line with the reason.
+    raise ModelNotFound(f"model {wanted!r} is not served by this gateway", extra={"param": "model"})
 
 
 async def _models(request: web.Request) -> list[dict[str, Any]]:
     gateway = request.app[GATEWAY]
-    listed = gateway.runtime.catalog.public_models()
+    catalog = gateway.runtime.catalog
+    listed = catalog.public_models() + await request.app[WILDCARD_MODELS].listed(catalog, gateway.services.pool)
     windows = gateway.services.windows
     # Self-hosted upstreams are asked once (concurrently, bounded by the fetch timeout); later calls read memory.
     channels = list(dict.fromkeys(ch for _, ch in listed))
@@ -79,8 +80,3 @@ async def metrics(request: web.Request) -> web.Response:
     body = gateway.services.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-
-async def not_found(request: web.Request) -> web.Response:
-    body = {"error": {"message": f"no route for {request.method} {request.path}", "type": "invalid_request_error",
-                      "code": "not_found", "param": None}}
-    return web.json_response(body, status=404)

@@ -9,31 +9,41 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from plano_daemon import tracing
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
 from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound, PolicyDenied
-from plano_daemon.failover import Outcome, Plan, Stop, classify, policy_for
-from plano_daemon.ledger import decision_record
+from plano_daemon.exchange import Exchange
+from plano_daemon.failover import Outcome, Plan, Seen, Stop, classify, policy_for
 from plano_daemon.logs import LOG, access_line
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.relay import (
-    JSON, Answer, error_response, read_answer, relay_json, relay_stream, relay_upstream_error, secret_values,
-    stream_head, upstream_host,
+    EVENT_STREAM,
+    JSON,
+    Answer,
+    OpenStream,
+    error_response,
+    read_answer,
+    relay_json,
+    relay_stream,
+    relay_upstream_error,
+    secrets_for,
+    stream_head,
+    upstream_host,
 )
-from plano_daemon.request_context import Ctx
 from plano_daemon.routing.decide import decide
 from plano_daemon.routing.engine import NONE as NOT_ROUTED
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
-from plano_daemon.translate.limits import fit_output_limit
+from plano_daemon.translate.limits import fit_upstream
+from plano_daemon.translate.system_prompt import merge_system_runs
 from plano_daemon.upstream import TransportFailure, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
@@ -46,80 +56,85 @@ CLIENT_CLOSED = 499
 _FORWARDED_SAME_API = ("anthropic-beta", "anthropic-version", "openai-beta")
 
 
-@dataclass(slots=True)
-class Choice:
-    """The outcome of routing and policy: who to try first, and the facts that led there."""
-
-    channel: Channel
-    route: str | None = None
-    router: str = "none"
-    #: Policy (issue 6) narrows the failover candidates with this; None = every channel is eligible.
-    eligible: Callable[[Channel], bool] | None = None
-
-
 async def handle(request: web.Request, api: str) -> web.StreamResponse:
     """Entry point of the three proxy handlers; every failure becomes JSON in the client's dialect."""
     gateway: Gateway = request.app[GATEWAY]
-    rt = gateway.runtime
+    runtime = gateway.runtime
     services = gateway.services
     loop = asyncio.get_running_loop()
-    now = loop.time()
-    ctx = Ctx(api=api, trace=trace_from_headers(request.headers), deadline=now + request.app[LISTENER_TIMEOUT])
     metrics = services.metrics
+    usage = metrics.budget_usage
+    gate = RequestGate(policy=runtime.policy, budgets=runtime.budgets, store=services.budgets, headers=request.headers,
+                       on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
+    exchange = Exchange(api=api, trace=trace_from_headers(request.headers), gate=gate,
+                        deadline=loop.time() + request.app[LISTENER_TIMEOUT])
+    if services.tracing is not None:
+        exchange.spans = services.tracing.start(request.headers, exchange.trace, api=api, method=request.method,
+                                                path=request.path)
     metrics.in_flight.inc()
-    started = time.perf_counter()  # loop.time() under uvloop counts whole milliseconds
     status = 500
     try:
-        response = await _serve(request, rt, services, ctx)
-        status = CLIENT_CLOSED if ctx.client_closed else response.status
+        response = await _serve(request, runtime, services, exchange)
+        status = CLIENT_CLOSED if exchange.client_closed else response.status
         return response
     except asyncio.CancelledError:  # the client disconnected (aiohttp cancels the handler)
         status = CLIENT_CLOSED
         raise
     except GatewayError as err:
         status = err.status
-        ctx.error = f"{err.code}: {err.message}"
+        exchange.error = f"{err.code}: {err.message}"
         if isinstance(err, PolicyDenied):
             metrics.policy_denials.labels(err.code).inc()
-        return error_response(api, err, ctx.request_id)
+        return error_response(api, err, exchange.request_id)
     except Exception:  # a bug of ours: logged with its traceback, answered as JSON in the client's dialect
-        LOG.exception("internal error serving request %s", ctx.request_id)
-        ctx.error = "internal_error"
-        return error_response(api, GatewayError("internal error in the gateway; see its log"), ctx.request_id)
+        LOG.exception("internal error serving request %s", exchange.request_id)
+        exchange.error = "internal_error"
+        return error_response(api, GatewayError("internal error in the gateway; see its log"),
+                              exchange.request_id)
     finally:
         metrics.in_flight.dec()
+        if exchange.spans is not None:
+            exchange.spans.finish(exchange, status)
         # aiohttp writes a returned response in this same task step, so a callback scheduled now runs
         # once it is on the wire: the client never waits for its own log line, metrics and ledger record.
-        loop.call_soon(_account, services, ctx, request.method, status, time.perf_counter() - started)
+        loop.call_soon(_account, services, exchange, request.method, status,
+                       time.perf_counter() - exchange.started)
 
 
-def _account(services: Services, ctx: Ctx, method: str, status: int, elapsed: float) -> None:
+def _account(services: Services, exchange: Exchange, method: str, status: int, elapsed: float) -> None:
     metrics = services.metrics
-    metrics.requests.labels(ctx.api, method, status_class(status)).inc()
-    metrics.request_duration.labels(ctx.api).observe(elapsed)
+    metrics.requests.labels(exchange.api, method, status_class(status)).inc()
+    metrics.request_duration.labels(exchange.api).observe(elapsed)
     # Counted once the request ends: a stream that broke after its 200 counts as the error it was.
-    for channel, attempt in zip(ctx.attempt_channels, ctx.attempts, strict=True):
-        code = attempt["status"]
-        metrics.upstream_requests.labels(channel.prefix, channel.model, status_class(code) if code else "none",
-                                         attempt["error"] or "none").inc()
-    _log(ctx, status, elapsed)
-    _record_decision(services, ctx, status, elapsed)
+    for attempt in exchange.attempts:
+        code = attempt.seen.answered
+        metrics.upstream_requests.labels(attempt.prefix, attempt.model, status_class(code) if code else "none",
+                                         attempt.error or "none").inc()
+    access_line(status, exchange.access_fields(status, elapsed))
+    if services.ledger is not None and exchange.requested is not None:  # SPEC §5: requests that named a model
+        services.ledger.append(exchange.decision(status, elapsed))
+        services.ledger.start()
 
 
-async def _serve(request: web.Request, rt: Runtime, services: Services, ctx: Ctx) -> web.StreamResponse:
-    raw, body = await read_request(request, ctx, rt)
+async def _serve(request: web.Request, runtime: Runtime, services: Services,
+                 exchange: Exchange) -> web.StreamResponse:
+    raw, body = await read_request(request, exchange, runtime)
     inline_routing = any(key in body for key in INLINE_KEYS)
-    choice = await choose(request, rt, services, ctx, body)
-    ctx.channel, ctx.route, ctx.router = choice.channel, choice.route, choice.router
-    if rt.ratelimits and services.shared is not None and ctx.gate is not None:  # Plano's `ratelimits`
-        admitted = await rt.ratelimits.admit(choice.channel, request.headers, services.shared,
+    rewritten = (exchange.api == RESPONSES and services.conversations is not None
+                 and await services.conversations.begin(exchange, body))
+    with tracing.step(exchange.spans, "routing"):
+        primary = exchange.channel = await choose(request, runtime, services, exchange, body)
+    if runtime.ratelimits and services.shared is not None:  # Plano's `ratelimits`
+        admitted = await runtime.ratelimits.admit(primary, request.headers, services.shared,
                                              estimate=max(1, len(raw) // 4), now=time.time())
-        ctx.gate.on_tokens = admitted.settle if admitted is not None else None
-    # Inline routing fields were stripped from `body`: the raw bytes no longer match it.
-    return await forward(request, rt, services, ctx, choice, None if inline_routing else raw, body)
+        exchange.gate.on_tokens = admitted.settle if admitted is not None else None
+    # Inline routing fields were stripped from `body`, a stored conversation added: the raw bytes no longer match.
+    return await forward(request, runtime, services, exchange, primary, None if inline_routing or rewritten else raw,
+                         body)
 
 
-async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[bytes, dict[str, Any]]:
+async def read_request(request: web.Request, exchange: Exchange,
+                       runtime: Runtime) -> tuple[bytes, dict[str, Any]]:
     """Body bytes and the JSON parsed once; client mistakes become 400/413, never 500."""
     raw, body = await read_json_object(request)
     model = body.get("model")
@@ -130,12 +145,12 @@ async def read_request(request: web.Request, ctx: Ctx, rt: Runtime) -> tuple[byt
     stream = body.get("stream", False)
     if not isinstance(stream, bool) and stream is not None:
         raise BadRequest("`stream` must be a boolean", extra={"param": "stream"})
-    _check_shape(ctx.api, body)
-    if ctx.api == RESPONSES and body.get("previous_response_id") and rt.config.state_storage is None:
+    _check_shape(exchange.api, body)
+    if exchange.api == RESPONSES and body.get("previous_response_id") and runtime.config.state_storage is None:
         raise BadRequest("`previous_response_id` needs `state_storage` in the gateway config; without it, "
                          "send the whole conversation in `input`", extra={"param": "previous_response_id"})
-    ctx.requested = model
-    ctx.stream = bool(stream)
+    exchange.requested = model
+    exchange.stream = bool(stream)
     return raw, body
 
 
@@ -150,25 +165,25 @@ def _check_shape(api: str, body: dict[str, Any]) -> None:
         raise BadRequest("`input` is required", extra={"param": "input"})
 
 
-async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx,
-                 body: dict[str, Any]) -> Choice:
-    """Routing decision, then model resolution, then policy (which may only narrow)."""
+async def choose(request: web.Request, runtime: Runtime, services: Services, exchange: Exchange,
+                 body: dict[str, Any]) -> Channel:
+    """Routing decision, then model resolution, then policy (which may only narrow): the channel tried
+    first; the route, router and candidates are the exchange's."""
     requested = body["model"]
-    usage = services.metrics.budget_usage
-    if services.budgets is not None and rt.budgets:
-        await services.budgets.sync(rt.budgets)  # other instances' counts, when they are shared
-    gate = ctx.gate = RequestGate(policy=rt.policy, budgets=rt.budgets, store=services.budgets,
-                                  headers=request.headers,
-                                  on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
-    routed = await rt.routing.route(body, request.headers, services.routing_context(
-        gate.may_see if rt.policy is not None else None))
-    ctx.route, ctx.router = routed.route, routed.router
-    ctx.affinity_key, ctx.router_error = routed.session_id, routed.router_failure
-    resolve = rt.catalog.resolve
+    if services.budgets is not None and runtime.budgets:
+        await services.budgets.sync(runtime.budgets)  # other instances' counts, when they are shared
+    gate = exchange.gate
+    if exchange.confine is not None:
+        gate.confine(exchange.confine)
+    routed = await runtime.routing.route(body, request.headers, services.routing_context(
+        gate.may_see if runtime.policy is not None else None))
+    exchange.route, exchange.router = routed.route, routed.router
+    exchange.affinity_key, exchange.router_error = routed.session_id, routed.router_failure
+    resolve = runtime.catalog.resolve
     name = requested
     allowed: tuple[str, ...] = ()
     if routed.router != NOT_ROUTED:  # SPEC §4.3: routed model, else requested, else the default provider
-        default = rt.catalog.default
+        default = runtime.catalog.default
         allowed = gate.narrow(routed.models, resolve)
         name = decide(allowed, requested=requested, exists=lambda m: resolve(m) is not None,
                       default=default.model if default else None).model or requested
@@ -176,39 +191,38 @@ async def choose(request: web.Request, rt: Runtime, services: Services, ctx: Ctx
     if channel is None:
         raise ModelNotFound(f"model {requested!r} is not configured (no alias, provider or route serves it)",
                             extra={"param": "model"})
-    ctx.candidates = gate.names((*routed.models, name), resolve)
+    exchange.candidates = gate.names((*routed.models, name), resolve)
     gate.admit(channel)
-    ctx.ranked = gate.names(allowed or (name,), resolve)
-    return Choice(channel=channel, route=routed.route, router=routed.router, eligible=gate.allows)
+    exchange.ranked = gate.names(allowed or (name,), resolve)
+    return channel
 
 
-async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, choice: Choice,
+async def forward(request: web.Request, runtime: Runtime, services: Services, exchange: Exchange, primary: Channel,
                   raw: bytes | None, body: dict[str, Any]) -> web.StreamResponse:
     """Attempts as the retry plan decides (failover/), then relay the answer or the exhaustion error."""
     loop = asyncio.get_running_loop()
     metrics = services.metrics
-    plan = Plan(choice.channel, policy=policy_for(choice.channel, rt.config.dubnium.default_retry_policy),
-                channels=rt.catalog.channels, resolve=rt.catalog.resolve, blocks=services.blocks,
-                health=services.health, clock=loop.time, rng=random.random, eligible=choice.eligible,
-                permitted=ctx.gate.permitted if ctx.gate else None)
+    plan = Plan(primary, policy=policy_for(primary, runtime.config.dubnium.default_retry_policy),
+                channels=runtime.catalog.channels, resolve=runtime.catalog.resolve, blocks=services.blocks,
+                health=services.health, clock=loop.time, rng=random.random, eligible=exchange.gate.allows,
+                permitted=exchange.gate.permitted)
+    exchange.plan = plan
     channel = plan.start()
     if channel is None:
-        raise ctx.gate.deny_unserved() if ctx.gate else PolicyDenied("no eligible upstream may serve this request")
+        raise exchange.gate.deny_unserved()
     for skipped in plan.fallbacks:
         metrics.failovers.labels(skipped["reason"]).inc()
-    ctx.fallbacks = plan.fallbacks
     while True:
-        ctx.channel = channel
-        if ctx.gate is not None:
-            ctx.gate.count_attempt(channel)  # retries and fallbacks count against budgets too
-        attempt = await _attempt(request, rt, services, ctx, channel, raw, body, plan.retry_codes)
-        step = plan.after(attempt.outcome)
-        ctx.attempts[-1].update(reason=plan.attempts[-1].reason, delay_ms=plan.attempts[-1].delay_ms)
+        exchange.channel = channel
+        exchange.gate.count_attempt(channel)  # retries and fallbacks count against budgets too
+        with tracing.attempt(exchange.spans, exchange, channel):
+            attempt = await _attempt(request, runtime, services, exchange, channel, raw, body, plan.retry_codes)
+            step = plan.after(attempt.outcome, attempt.seen)
         if isinstance(step, Stop):
             break
         attempt.discard()
         (metrics.retries if step.retry else metrics.failovers).labels(step.reason).inc()
-        if loop.time() + step.delay >= ctx.deadline:
+        if loop.time() + step.delay >= exchange.deadline:
             step = Stop("deadline", exhausted=True)
             break
         await asyncio.sleep(step.delay)
@@ -219,17 +233,20 @@ async def forward(request: web.Request, rt: Runtime, services: Services, ctx: Ct
         raise plan.exhaustion_error()
     if attempt.outcome.kind == "ok":
         assert attempt.resp is not None
-        if attempt.converter is not None:
-            return await relay_stream(request, rt, services, ctx, channel, attempt.resp, attempt.converter,
-                                      attempt.sent, head=attempt.head, content_type=attempt.content_type)
-        assert attempt.answer is not None
-        return await relay_json(ctx, services, channel, attempt.answer)
+        with tracing.step(exchange.spans, "relay"):
+            if attempt.stream is not None:
+                return await relay_stream(request, exchange, attempt.stream, services,
+                                          idle=runtime.timeouts.stream_idle, secrets=secrets_for(runtime.catalog))
+            assert attempt.answer is not None
+            if exchange.spans is not None:
+                exchange.spans.answered(exchange.api, attempt.answer.body)
+            return await relay_json(exchange, services, channel, attempt.answer)
     if attempt.outcome.kind == "policy":
         metrics.policy_denials.labels(attempt.outcome.reason or "safety_policy_denial").inc()
     assert attempt.resp is not None
-    ctx.error = f"upstream {channel.model} answered HTTP {attempt.resp.status}"
-    return relay_upstream_error(attempt.resp, attempt.error_body, ctx, attempt.translation,
-                                secret_values(rt.catalog.channels))
+    exchange.error = f"upstream {channel.model} answered HTTP {attempt.resp.status}"
+    return relay_upstream_error(attempt.resp, attempt.error_body, exchange, attempt.translation,
+                                secrets_for(runtime.catalog))
 
 
 @dataclass(slots=True)
@@ -240,13 +257,10 @@ class _Attempt:
     translation: Translation | None
     sent: float
     outcome: Outcome
+    seen: Seen
     resp: aiohttp.ClientResponse | None = None
     error_body: bytes = b""
-    #: A stream: its translator (or pass-through watcher), the client bytes read before the client sees
-    #: anything, and the Content-Type to answer with.
-    converter: StreamTranslator | None = None
-    head: bytes = b""
-    content_type: str = "text/event-stream"
+    stream: OpenStream | None = None  # a stream whose answer has begun
     answer: Answer | None = None  # a non-streaming answer, read, checked and translated
 
     def discard(self) -> None:
@@ -254,61 +268,63 @@ class _Attempt:
             self.resp.close()
 
 
-async def _attempt(request: web.Request, rt: Runtime, services: Services, ctx: Ctx, channel: Channel,
-                   raw: bytes | None, body: dict[str, Any], retry_codes: frozenset[int]) -> _Attempt:
+async def _attempt(request: web.Request, runtime: Runtime, services: Services, exchange: Exchange,
+                   channel: Channel, raw: bytes | None, body: dict[str, Any],
+                   retry_codes: frozenset[int]) -> _Attempt:
     """Send once and classify. An answer counts only once it is known good: a whole JSON body read and
     checked, or a stream whose answer has begun; anything less can still fail over. The
     time-to-first-byte limit bounds both."""
-    upstream_api = channel.upstream_api(ctx.api)
-    translation = translation_for(ctx.api, upstream_api)
+    upstream_api = channel.upstream_api(exchange.api)
+    translation = translation_for(exchange.api, upstream_api)
     if translation is None:
-        payload = with_model(raw, body, channel.model_id)
+        merged = merge_system_runs(body) if upstream_api == CHAT else None
+        payload = with_model(raw if merged is None else None, merged or body, channel.model_id)
     else:
         translated = translation.request(body, channel.model_id)
         if upstream_api == CHAT:
-            fit_output_limit(translated, model_id=channel.model_id, field=channel.max_tokens_field,
-                             window=await services.windows.window(channel, services.pool))
+            fit_upstream(translated, model_id=channel.model_id, field=channel.max_tokens_field,
+                         window=await services.windows.window(channel, services.pool))
         payload = json.dumps(translated).encode()
-    headers = upstream_headers(channel, request.headers, ctx.trace, same_api=translation is None)
+    headers = upstream_headers(channel, request.headers, exchange.trace, same_api=translation is None)
     loop = asyncio.get_running_loop()
     now = loop.time()
     sent = time.perf_counter()  # durations: loop.time() under uvloop counts whole milliseconds
-    first_byte_by = min(now + rt.timeouts.first_byte, ctx.deadline)
+    first_byte_by = min(now + runtime.timeouts.first_byte, exchange.deadline)
     result = await services.pool.send(channel.origin, channel.url(upstream_api), headers, payload,
                                       headers_timeout=max(first_byte_by - now, 0.001))
     if isinstance(result, TransportFailure):
-        _record_attempt(services, ctx, channel, None, result.kind, time.perf_counter() - sent)
-        ctx.attempts[-1]["upstream"] = upstream_host(channel)
-        LOG.warning("request %s: upstream %s (%s) failed: %s: %s", ctx.request_id, channel.model,
-                    upstream_host(channel), result.kind, result.detail)
-        return _Attempt(channel, translation, sent, classify(failure=result))
-    _record_attempt(services, ctx, channel, result.status, None, time.perf_counter() - sent)
+        host = upstream_host(channel)
+        ms = _observe(services, channel, None, time.perf_counter() - sent)
+        LOG.warning("request %s: upstream %s (%s) failed: %s: %s", exchange.request_id, channel.model,
+                    host, result.kind, result.detail)
+        return _Attempt(channel, translation, sent, classify(failure=result), Seen(ms=ms, upstream=host))
+    seen = Seen(answered=result.status, ms=_observe(services, channel, result.status, time.perf_counter() - sent))
     try:
         if result.status >= 400:
-            data = await _read_error_body(result, ctx.deadline)
+            data = await _read_error_body(result, first_byte_by)
             outcome = classify(status=result.status, headers=result.headers, body=data,
                                retry_codes=retry_codes, now=time.time())
-            return _Attempt(channel, translation, sent, outcome, resp=result, error_body=data)
-        answered = _Attempt(channel, translation, sent, classify(status=result.status), resp=result)
+            return _Attempt(channel, translation, sent, outcome, seen, resp=result, error_body=data)
+        answered = _Attempt(channel, translation, sent, classify(status=result.status), seen, resp=result)
         got: bytes | Answer | TransportFailure
-        if ctx.stream:
-            answered.converter = translation.stream() if translation is not None else PassThroughStream(ctx.api)
-            if translation is None:
-                answered.content_type = result.headers.get("Content-Type") or answered.content_type
-            got = await stream_head(result, answered.converter, first_byte_by)
+        if exchange.stream:
+            converter: StreamTranslator = (translation.stream() if translation is not None
+                                           else PassThroughStream(exchange.api))
+            got = await stream_head(result, converter, first_byte_by)
+            if isinstance(got, bytes):
+                content_type = (result.headers.get("Content-Type") if translation is None else None)
+                answered.stream = OpenStream(result, converter, got, sent,
+                                             content_type=content_type or EVENT_STREAM)
         else:
             got = await read_answer(result, upstream_api, translation, first_byte_by)
         if isinstance(got, TransportFailure):
             result.close()
-            ctx.attempts[-1]["error"] = got.kind
-            LOG.warning("request %s: upstream %s (%s) answered %d but %s: %s", ctx.request_id, channel.model,
-                        upstream_host(channel), result.status, got.kind, got.detail)
-            return _Attempt(channel, translation, sent, classify(failure=got))
+            LOG.warning("request %s: upstream %s (%s) answered %d but %s: %s", exchange.request_id,
+                        channel.model, upstream_host(channel), result.status, got.kind, got.detail)
+            return _Attempt(channel, translation, sent, classify(failure=got), seen)
         if isinstance(got, Answer):
             result.release()
             answered.answer = got
-        else:
-            answered.head = got
         return answered
     except BaseException:  # the client left while we waited: drop the upstream connection now
         result.close()
@@ -344,43 +360,9 @@ def upstream_headers(channel: Channel, client: Any, trace: Trace, *, same_api: b
     return headers
 
 
-def _record_attempt(services: Services, ctx: Ctx, channel: Channel, status: int | None,
-                    error: str | None, elapsed: float) -> None:
-    ctx.attempts.append({"model": channel.model, "status": status, "error": error,
-                         "ms": round(elapsed * 1000, 1)})
-    ctx.attempt_channels.append(channel)
+def _observe(services: Services, channel: Channel, status: int | None, elapsed: float) -> float:
+    """An attempt's time to its response head (or failure) into the metrics; its ms for the record."""
     services.metrics.upstream_duration.labels(channel.prefix).observe(elapsed)
     if status is not None and status < 400:
         services.latency.observe(channel.model, elapsed)  # time to the response headers: `prefer: fastest`
-
-
-def _record_decision(services: Services, ctx: Ctx, status: int, elapsed: float) -> None:
-    """One RouteDecision line per proxied request that named a model (SPEC §5)."""
-    if services.ledger is None or ctx.requested is None:
-        return
-    gate = ctx.gate
-    denied = gate is not None and gate.denied
-    failed = ctx.error is not None or status >= 400
-    selected = gate.name(ctx.channel) if gate is not None and ctx.channel is not None and not denied else None
-    services.ledger.append(decision_record(
-        request_id=ctx.request_id, timestamp=time.time() - elapsed, route=ctx.route,
-        requested_model=ctx.requested, selected=selected, candidates=ctx.candidates,
-        ranked=ctx.ranked, router=ctx.router, affinity_key=ctx.affinity_key, attempts=ctx.attempts,
-        fallbacks=ctx.fallbacks, input_tokens=ctx.input_tokens, output_tokens=ctx.output_tokens,
-        latency_ms=round(elapsed * 1000, 2),
-        outcome="denied" if denied else "error" if failed else "selected", error=ctx.error,
-        router_error=ctx.router_error,
-        decision_reasons=[f"router_failed:{ctx.router_error}"] if ctx.router_error else [],
-        **(gate.ledger_fields() if gate is not None else {})))
-    services.ledger.start()
-
-
-def _log(ctx: Ctx, status: int, elapsed: float) -> None:
-    access_line(status, {
-        "request_id": ctx.request_id, "api": ctx.api, "requested": ctx.requested,
-        "resolved": ctx.channel.model if ctx.channel else None, "route": ctx.route, "router": ctx.router,
-        "stream": ctx.stream, "attempts": ctx.attempts, "status": status,
-        "ms": round(elapsed * 1000, 2), "tokens_in": ctx.input_tokens, "tokens_out": ctx.output_tokens,
-        "error": ctx.error,
-    })
-
+    return round(elapsed * 1000, 1)

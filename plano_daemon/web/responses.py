@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from plano_daemon.web import proxy
 from plano_daemon.catalog import RESPONSES
+from plano_daemon.web import proxy
 
 
 async def responses(request: web.Request) -> web.StreamResponse:

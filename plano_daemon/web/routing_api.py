@@ -21,19 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
-from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES
-from plano_daemon.errors import GatewayError
 from plano_daemon.ledger import decision_record
-from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
-from plano_daemon.relay import error_response
 from plano_daemon.routing.engine import RoutingResult
 from plano_daemon.runtime import Gateway
 from plano_daemon.web.body import read_json_object
-from plano_daemon.web.keys import GATEWAY
-from plano_daemon.wire.trace import trace_from_headers
-
-HANDLER = "routing"
+from plano_daemon.web.keys import GATEWAY, TRACE
 
 
 def decision_body(result: RoutingResult, trace_id: str) -> dict[str, Any]:
@@ -48,47 +41,30 @@ def decision_body(result: RoutingResult, trace_id: str) -> dict[str, Any]:
     return out
 
 
-async def _decide(request: web.Request, api: str) -> web.Response:
+async def routing_decision(request: web.Request) -> web.Response:
+    """One decision; errors, metrics and the access line are the middleware's (web/middleware.py)."""
     gateway: Gateway = request.app[GATEWAY]
     rt, services = gateway.runtime, gateway.services
-    trace = trace_from_headers(request.headers)
+    trace = request[TRACE]
     started = time.perf_counter()
-    status = 200
-    try:
-        _, body = await read_json_object(request)
-        gate = RequestGate(policy=rt.policy, budgets=None, store=None, headers=request.headers)
-        result = await rt.routing.route(body, request.headers, services.routing_context(
-            gate.may_see if rt.policy is not None else None))
-        resolve = rt.catalog.resolve
-        allowed = gate.narrow(result.models, resolve) if rt.policy is not None else result.models
-        if services.ledger is not None:
-            ranked = gate.names(allowed, resolve)
-            services.ledger.append(decision_record(
-                request_id=trace.trace_id, timestamp=time.time(), route=result.route,
-                requested_model=body.get("model") if isinstance(body.get("model"), str) else None,
-                selected=ranked[0] if ranked else None, candidates=gate.names(result.models, resolve),
-                ranked=ranked, router=result.router, affinity_key=result.session_id,
-                router_error=result.router_failure,
-                decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
-                outcome="denied" if gate.denied else "selected", **gate.ledger_fields()))
-            services.ledger.start()
-        answer = decision_body(dataclasses.replace(result, models=allowed), trace.trace_id)
-        return web.json_response(answer, headers={"X-Request-Id": trace.trace_id})
-    except GatewayError as err:
-        status = err.status
-        return error_response(api, err, trace.trace_id)
-    finally:
-        services.metrics.requests.labels(HANDLER, request.method, status_class(status)).inc()
+    _, body = await read_json_object(request)
+    gate = RequestGate(policy=rt.policy, budgets=None, store=None, headers=request.headers)
+    result = await rt.routing.route(body, request.headers, services.routing_context(
+        gate.may_see if rt.policy is not None else None))
+    resolve = rt.catalog.resolve
+    allowed = gate.narrow(result.models, resolve) if rt.policy is not None else result.models
+    if services.ledger is not None:
+        ranked = gate.names(allowed, resolve)
+        services.ledger.append(decision_record(
+            request_id=trace.trace_id, timestamp=time.time(), route=result.route,
+            requested_model=body.get("model") if isinstance(body.get("model"), str) else None,
+            selected=ranked[0] if ranked else None, candidates=gate.names(result.models, resolve),
+            ranked=ranked, router=result.router, affinity_key=result.session_id,
+            router_error=result.router_failure,
+            decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            outcome="denied" if gate.denied else "selected", **gate.ledger_fields()))
+        services.ledger.start()
+    answer = decision_body(dataclasses.replace(result, models=allowed), trace.trace_id)
+    return web.json_response(answer, headers={"X-Request-Id": trace.trace_id})
 
-
-async def routing_chat_completions(request: web.Request) -> web.Response:
-    return await _decide(request, CHAT)
-
-
-async def routing_messages(request: web.Request) -> web.Response:
-    return await _decide(request, MESSAGES)
-
-
-async def routing_responses(request: web.Request) -> web.Response:
-    return await _decide(request, RESPONSES)

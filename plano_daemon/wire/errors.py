@@ -18,7 +18,8 @@ _ANTHROPIC_TYPES = {
 }
 
 
-def openai_error_body(message: str, *, error_type: str, code: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def openai_error_body(message: str, *, error_type: str, code: str,
+                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": error_type, "code": code, "param": None, **(extra or {})}}
 
 

@@ -15,10 +15,12 @@ class SSEEvent:
 class SSEParser:
     """Feed bytes as they arrive; complete events come out. Handles CRLF, multi-line data, comments."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_comments")
 
-    def __init__(self) -> None:
+    def __init__(self, *, comments: bool = False) -> None:
         self._buf = b""
+        #: Also return comment-only blocks (keep-alives), as events with no name and no data.
+        self._comments = comments
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk
@@ -38,6 +40,8 @@ class SSEParser:
             ev = _parse_block(block)
             if ev is not None:
                 events.append(ev)
+            elif self._comments and block.strip():
+                events.append(SSEEvent(event=None, data="", raw=block))
         self._buf = buf[start:] + held
         return events
 
@@ -72,3 +76,9 @@ def encode(data: str, event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     body = "".join(f"data: {line}\n" for line in data.split("\n"))
     return f"{head}{body}\n".encode()
+
+
+def comment(raw: bytes) -> bytes:
+    """An upstream event we cannot relay as an event, kept on the wire as comment lines."""
+    text = raw.decode("utf-8", errors="replace").strip("\n")
+    return "".join(f": {line}\n" for line in text.split("\n")).encode() + b"\n"

@@ -14,10 +14,12 @@ _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-
 class Trace:
     trace_id: str  # 32 lowercase hex
     flags: str = "01"
+    #: The span the upstream call is a child of (tracing's attempt span); None: a fresh id.
+    span_id: str | None = None
 
     def outgoing(self) -> str:
-        """A traceparent for the upstream call: same trace, a fresh span id."""
-        return f"00-{self.trace_id}-{os.urandom(8).hex()}-{self.flags}"
+        """A traceparent for the upstream call: same trace, the attempt's span id (or a fresh one)."""
+        return f"00-{self.trace_id}-{self.span_id or os.urandom(8).hex()}-{self.flags}"
 
 
 def trace_from_headers(headers: Mapping[str, str]) -> Trace:

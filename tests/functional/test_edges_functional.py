@@ -78,8 +78,9 @@ async def test_health_and_unknown_paths(gw) -> None:
         async with s.get(f"{gw.url}/v2/whatever") as resp:
             assert resp.status == 404
             assert (await resp.json())["error"]["code"] == "not_found"
-        async with s.get(f"{gw.base_url}/chat/completions") as resp:
-            assert resp.status == 404
+        async with s.get(f"{gw.base_url}/chat/completions") as resp:  # a POST path: 405, with Allow
+            assert resp.status == 405 and resp.headers["Allow"] == "POST"
+            assert (await resp.json())["error"]["code"] == "method_not_allowed"
 
 
 async def test_metrics_count_requests_upstreams_and_tokens(gw, openai_client) -> None:
@@ -157,7 +158,7 @@ async def test_stop_closes_every_listener_while_one_is_still_draining(fake_upstr
         return True
 
     async with aiohttp.ClientSession() as s:
-        in_flight = asyncio.create_task(s.post("http://127.0.0.2:%d/v1/chat/completions" % second[1], json=body))
+        in_flight = asyncio.create_task(s.post(f"http://127.0.0.2:{second[1]}/v1/chat/completions", json=body))
         await arrived.wait()
         stopping = asyncio.create_task(gw.server.stop())
         for _ in range(5):  # a few loop steps, no waiting: stop() closes the sites before it drains

@@ -16,7 +16,12 @@ import yaml
 
 from tests.conftest import config, provider
 from tests.fakes.upstream import (
-    chat_chunks, hang, reply_sse, reply_status, reset_connection, sse_then_reset,
+    chat_chunks,
+    hang,
+    reply_sse,
+    reply_status,
+    reset_connection,
+    sse_then_reset,
 )
 
 SEED = Path(__file__).parent.parent / "fixtures" / "seed-retry-failover.yaml"

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from plano_daemon.config.load import load_config
-from plano_daemon.policy.budgets import BudgetStore, Usage, local_day
+from plano_daemon.policy.budgets import BudgetStore, DayCounts, local_day
 from tests.fakes.upstream import reply_status
 from tests.functional.users_setup import GENERAL, KEYS, PLANNING, TRUSTED, users_setup
 
@@ -84,7 +84,7 @@ async def test_token_budget_applies_to_the_prefix_whatever_name_reaches_it(fake_
 async def test_budget_gauge_is_set_from_the_store_at_start_after_a_reload_and_across_midnight(
         fake_upstream, gateway, state_directory: Path):
     state_directory.mkdir(parents=True, exist_ok=True)
-    (state_directory / "budgets.json").write_text(Usage(local_day(), {
+    (state_directory / "budgets.json").write_text(DayCounts(local_day(), {
         "cloud-general": {"requests": 2, "tokens": 30}, "planning": {"requests": 1, "tokens": 0}}).to_json())
     cfg, _ = await users_setup(fake_upstream, budgets=[{"target": "cloud-general", "daily_requests": 5}])
     gw = await gateway(cfg, env=KEYS)

@@ -1,4 +1,4 @@
-"""Token limits and context windows through real sockets: SDK → gateway → fake OpenAI-compatible upstream."""
+"""What reaches an OpenAI-compatible upstream: token-limit fields, limits within the context window, one system message."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ async def test_an_anthropic_client_to_a_reasoning_model_sends_max_completion_tok
     up = await fake_upstream()
     gw = await gateway(config(provider(model, up)))
 
-    await anthropic_client(gw).messages.create(model=model, max_tokens=700,
+    await anthropic_client(gw).messages.create(model=model, max_tokens=700, extra_body={"temperature": 0.3},
                                                messages=[{"role": "user", "content": "hi"}])
 
     (rec,) = up.received
     assert rec.json["max_completion_tokens"] == 700 and "max_tokens" not in rec.json
+    assert "temperature" not in rec.json  # OpenAI's reasoning models accept only the default
     assert rec.json["model"] == model.split("/", 1)[1]
 
 
@@ -86,3 +87,16 @@ async def test_a_configured_window_wins_and_models_report_it(fake_upstream, gate
     assert up.received[0].json["max_tokens"] < 4096
     assert listed == {"vllm/qwen": 4096, "vllm/coder": 65536, "openai/gpt-5": None, "fast": 65536}
     assert retrieved == listed
+
+
+async def test_a_chat_clients_two_system_messages_reach_a_chat_upstream_as_one(fake_upstream, gateway, openai_client):
+    """OpenCode sends its system prompt as two messages; many vLLM templates accept only one, first."""
+    up = await fake_upstream()
+    gw = await gateway(config(provider("vllm/qwen", up)))
+
+    await openai_client(gw).chat.completions.create(model="vllm/qwen", messages=[
+        {"role": "system", "content": "A"}, {"role": "system", "content": "B"}, {"role": "user", "content": "hi"}])
+
+    assert up.received[0].json["messages"] == [{"role": "system", "content": "A\n\nB"},
+                                               {"role": "user", "content": "hi"}]
+    assert up.received[0].json["model"] == "qwen"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from plano_daemon import cli
 from plano_daemon.catalog import Catalog
-from plano_daemon.config.load import MAX_PROBLEMS, load_config
+from plano_daemon.config.load import MAX_FILE_BYTES, MAX_PROBLEMS, load_config
 from plano_daemon.errors import ConfigError
 from tests.conftest import child_env
 
@@ -66,7 +67,18 @@ def test_a_config_that_is_not_utf8_has_a_located_error(tmp_path: Path) -> None:
 
 
 def test_yaml_nested_deeper_than_the_interpreter_allows_is_a_config_error() -> None:
-    assert "nested too deeply" in problems("a: " + "[" * 5000 + "]" * 5000 + "\n")[0]
+    problem = problems("a: " + "[" * 5000 + "]" * 5000 + "\n")[0]
+    assert "nested too deeply" in problem or "line 1, column 1003: exceeded maximum nesting depth" in problem
+
+
+def test_a_file_over_the_size_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_bytes(GOOD.encode() + b"#" * MAX_FILE_BYTES)
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path), environ={"KEY": KEY})
+    assert info.value.problems == [f"{path}: larger than 4 MiB, the most a config or env file may be"]
+    assert time.monotonic() - started < 5
 
 
 def test_validation_output_is_capped_with_a_count_of_the_rest() -> None:
@@ -103,7 +115,7 @@ def test_an_env_file_that_is_not_utf8_has_a_located_error(tmp_path: Path) -> Non
                                       "model_aliases", "target", "port", "models", "ledger"]), inner, max_size=4),
                  max_leaves=25).map(lambda v: repr(v).encode()),
 ), st.binary(max_size=120))
-def test_any_file_content_validates_to_ok_or_exit_2_never_a_traceback(
+def test_any_file_content_validates_and_routes_to_ok_or_exit_2_never_a_traceback(
         tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
         config_bytes: bytes, env_bytes: bytes) -> None:
     where = tmp_path_factory.mktemp("fuzz")
@@ -115,6 +127,9 @@ def test_any_file_content_validates_to_ok_or_exit_2_never_a_traceback(
     assert "Traceback" not in out + err
     if code == 2:
         assert err.startswith("invalid config:") and err.count("\n") <= MAX_PROBLEMS + 2
+    code = cli.main(["route", "--config", str(where / "c.yaml"), "--env-file", str(where / "env"), "hi"])
+    out, err = capsys.readouterr()
+    assert code in (0, 2) and "Traceback" not in out + err
 
 
 DEEP = b"a: " + b"[" * 3000 + b"]" * 3000 + b"\n"

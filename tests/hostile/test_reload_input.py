@@ -14,7 +14,6 @@ from plano_daemon.config.load import LoadedConfig, load_config
 from plano_daemon.runtime import build_gateway
 from plano_daemon.server import Server
 from plano_daemon.systemd_notify import Notifier
-
 from tests.conftest import config, provider
 from tests.functional.test_systemd_functional import Daemon, daemon  # noqa: F401 - the fixture
 

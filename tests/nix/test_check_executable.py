@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from nix_offline import REPO
 
 SCRIPT = REPO / "modules" / "nixos" / "check-executable.sh"

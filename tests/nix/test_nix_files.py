@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from nix_offline import REPO, nix_eval, require_tool
 
 PINS = Path(__file__).parent / "data" / "nix-pins.json"  # copy of shared/nix-pins.json

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from nix_offline import REPO
 
 MODE = REPO / "modules" / "nixos" / "mode.sh"

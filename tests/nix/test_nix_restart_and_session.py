@@ -26,6 +26,9 @@ def test_provider_and_routing_changes_only_reload() -> None:
 def test_listener_and_start_bound_dubnium_settings_restart() -> None:
     assert restart_key(BASE.replace("port = 12000", "port = 12001")) != restart_key(BASE)
     assert restart_key(BASE.replace("drain_seconds = 30", "drain_seconds = 5")) != restart_key(BASE)
+    for name in ("state_storage", "tracing"):
+        assert restart_key(BASE.replace("dubnium = {", f"{name} = {{ type = \"memory\"; }}; dubnium = {{")) \
+            != restart_key(BASE)
     for name in ("max_body_bytes", "metrics", "ledger"):
         assert name in restart_key(BASE.replace("dubnium = {", f"dubnium = {{ {name} = 1;"))["dubnium"]
 

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from nix_offline import REPO, nix_eval, render_unit, require_tool
 
 # Settings NixOS 26.05's systemd understands but Debian 12's systemd 252 does not: ReloadSignal= and
@@ -120,7 +119,7 @@ def test_plano_service_contract(tmp_path: Path) -> None:
     assert service["StateDirectory"] == "plano/state" and service["CacheDirectory"] == "plano"
     assert service["DynamicUser"] is True
     assert "AF_UNIX" in service["RestrictAddressFamilies"]
-    assert service["ProcSubset"] == "all"  # prometheus-client's process_* metrics read /proc/stat
+    assert service["ProcSubset"] == "pid"  # /metrics has no process_* collector to starve
     assert service["Restart"] == "on-failure"
     assert service["EnvironmentFile"] == [f"{tmp_path}/plano.env"]
     assert unit["After"] == ["network.target", "vllm.service"] and unit["Wants"] == ["vllm.service"]
@@ -131,9 +130,9 @@ def test_plano_service_contract(tmp_path: Path) -> None:
 def test_default_config_path_is_stable(tmp_path: Path) -> None:
     """A settings change swaps what /etc/plano/config.yaml points to, never ExecStart (which would restart)."""
     data = nix_eval(
-        f"""(import <repo/modules/nixos/plano-unit.nix> {{
+        """(import <repo/modules/nixos/plano-unit.nix> {
           executable = "/opt/plano/bin/plano-daemon"; checkExecutableBin = "/bin/check";
-        }}).plano.Service.ExecStart"""
+        }).plano.Service.ExecStart"""
     )
     assert data == "/opt/plano/bin/plano-daemon serve --config /etc/plano/config.yaml --log-level INFO"
 

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from nix_offline import REPO, nix_eval
 
 FIXTURES = REPO / "tests" / "fixtures"

@@ -26,6 +26,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,7 +38,15 @@ from plano_daemon.routing.conversation import Turn  # noqa: E402
 from plano_daemon.routing.embedded import EmbeddedRouter, router_for  # noqa: E402
 from plano_daemon.routing.routes import Route  # noqa: E402
 from tests.routing_sets.sets import (  # noqa: E402
-    FLOORS, Labelled, Result, RouteSet, dev_set, evaluate, heldout_sets, tuning_sets)
+    FLOORS,
+    TARGETS,
+    Result,
+    RouteSet,
+    dev_set,
+    evaluate,
+    heldout_sets,
+    tuning_sets,
+)
 
 FOLDS = 5
 
@@ -53,19 +63,17 @@ def forget_all() -> None:
     vocabulary._CHUNK_CACHE.clear()
 
 
-class Samples(list[float]):
-    """Wall-clock seconds per call, and `cpu`: the thread's CPU seconds for the same calls, which a
-    busy machine's preemption does not inflate (it is what a decision costs; wall is what one waited)."""
+@dataclass
+class Samples:
+    """Wall-clock seconds per call, and the thread's CPU seconds for the same calls, which a busy
+    machine's preemption does not inflate (it is what a decision costs; wall is what one waited)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.cpu: list[float] = []
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
-    def __iadd__(self, other: object) -> Samples:
-        assert isinstance(other, Samples)
-        self.extend(other)
+    def extend(self, other: Samples) -> None:
+        self.wall.extend(other.wall)
         self.cpu.extend(other.cpu)
-        return self
 
 
 def timed(call: Callable[[], object], rounds: int, before: Callable[[], None] = lambda: None) -> Samples:
@@ -78,7 +86,7 @@ def timed(call: Callable[[], object], rounds: int, before: Callable[[], None] = 
             c0 = time.thread_time()
             t0 = time.perf_counter()
             call()
-            times.append(time.perf_counter() - t0)
+            times.wall.append(time.perf_counter() - t0)
             times.cpu.append(time.thread_time() - c0)
     finally:
         gc.enable()
@@ -91,10 +99,10 @@ def p50_p99(times: list[float]) -> tuple[float, float]:
 
 
 def percentiles(times: Samples) -> str:
-    p50, p99 = p50_p99(times)
+    p50, p99 = p50_p99(times.wall)
     cpu50, cpu99 = p50_p99(times.cpu)
     return (f"wall p50 {p50:7.1f} µs p99 {p99:7.1f} µs | cpu p50 {cpu50:7.1f} µs p99 {cpu99:7.1f} µs"
-            f"   n={len(times)}")
+            f"   n={len(times.wall)}")
 
 
 def confusion_matrix(route_set: RouteSet, result: Result) -> str:
@@ -126,12 +134,13 @@ def k_fold(route_set: RouteSet, folds: int = FOLDS) -> tuple[int, int]:
 
 
 def accuracy_report(show_confusion: bool) -> list[str]:
-    lines = [f"{'set':34} {'kind':9} {'n':>4} {'top-1':>7} {'floor':>6}"]
+    lines = [f"{'set':34} {'kind':9} {'n':>4} {'top-1':>7} {'target':>6} {'floor':>6}"]
     for kind, sets in (("held-out", heldout_sets()), ("tuning", tuning_sets())):
         for route_set in sets:
             result = evaluate(route_set)
-            floor = FLOORS.get(route_set.name)
-            mark = "" if floor is None else f"{floor:6.0%}" + ("" if result.accuracy >= floor else "  BELOW")
+            target, floor = TARGETS.get(route_set.name), FLOORS.get(route_set.name)
+            mark = "" if target is None or floor is None else (
+                f"{target:6.0%} {floor:6.1%}" + ("" if result.accuracy >= target else "  below target"))
             lines.append(f"{route_set.name:34} {kind:9} {result.total:4} {result.accuracy:7.1%} {mark}")
             if show_confusion or kind == "held-out":
                 lines.append(confusion_matrix(route_set, result))
@@ -141,7 +150,7 @@ def accuracy_report(show_confusion: bool) -> list[str]:
 
 
 def decisions() -> dict[str, dict[str, object]]:
-    out = {}
+    out: dict[str, dict[str, object]] = {}
     for route_set in heldout_sets() + tuning_sets():
         router = router_for(route_set.routes)
         for row in route_set.rows:
@@ -167,13 +176,13 @@ def timing_report(rounds: int) -> list[str]:
             router.route(turns)
         for _ in range(rounds):
             for turns in prompts:
-                times += timed(lambda t=turns: router.route(t), 1, before)
+                times.extend(timed(partial(router.route, turns), 1, before))
         lines.append(f"dev-set prompts, {label:6}:        {percentiles(times)}")
     times = Samples()
     for route_set in heldout_sets():  # other route sets, other words
         foreign = router_for(route_set.routes)
         for row in route_set.rows:
-            times += timed(lambda r=row: foreign.route([Turn("user", r.prompt)]), 5, forget_texts)
+            times.extend(timed(partial(foreign.route, [Turn("user", row.prompt)]), 5, forget_texts))
     lines.append(f"held-out prompts, fresh:       {percentiles(times)}")
 
     history = [Turn("user", "Write a bash script that rotates logs."), Turn("assistant", "Here it is: ..." * 50),

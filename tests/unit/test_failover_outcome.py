@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from datetime import datetime, timezone
 
 import pytest
 
@@ -101,7 +101,7 @@ def test_retry_after_seconds_is_parsed_case_insensitively() -> None:
 
 def test_retry_after_http_date_is_relative_to_now() -> None:
     now = 1_700_000_000.0
-    date = format_datetime(datetime.fromtimestamp(now + 30, tz=timezone.utc), usegmt=True)
+    date = format_datetime(datetime.fromtimestamp(now + 30, tz=UTC), usegmt=True)
     assert parse_retry_after({"Retry-After": date}, now=now) == pytest.approx(30.0)
 
 

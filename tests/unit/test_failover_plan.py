@@ -10,7 +10,7 @@ import yaml
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.schema import Config, HealthSettings, RetryPolicy
-from plano_daemon.failover import Blocks, Health, Next, Plan, Stop, classify, policy_for
+from plano_daemon.failover import Blocks, Health, Next, Plan, Seen, Stop, classify, policy_for
 
 SEED = Path(__file__).parent.parent / "fixtures" / "seed-retry-failover.yaml"
 
@@ -348,3 +348,25 @@ def test_wildcard_channels_are_not_failover_candidates() -> None:
     cat = catalog({"default_max_attempts": 9}, "e/*")
     assert "e/*" not in chain(plan_for(cat), 503)
     assert _channel(cat, "e/x").model == "e/x"
+
+
+def test_the_plan_keeps_the_one_record_of_each_attempt_for_the_log_and_the_ledger() -> None:
+    """What the caller saw (the upstream's status before a bad body, the time, the host it could not
+    reach) and a stream broken after its first byte end up in the plan's records, nowhere else."""
+    plan = plan_for(catalog({"default_max_attempts": 3}), rng=0.5)
+    plan.start()
+
+    class F:
+        kind = "bad_response"
+    step = plan.after(classify(failure=F()), Seen(answered=200, ms=3.5))
+    assert isinstance(step, Next)
+    step = plan.after(classify(status=200), Seen(answered=200, ms=1.0, upstream="127.0.0.1:9"))
+    assert step == Stop("ok", exhausted=False)
+    plan.broke("truncated")
+    assert [a.record() for a in plan.attempts] == [
+        {"model": "a/m1", "status": 200, "error": "bad_response", "ms": 3.5, "reason": "transient_network_failure",
+         "delay_ms": 0},
+        {"model": "b/m1", "status": 200, "error": "truncated", "ms": 1.0, "upstream": "127.0.0.1:9",
+         "reason": None, "delay_ms": 75},
+    ]
+    assert [a.prefix for a in plan.attempts] == ["a", "b"]

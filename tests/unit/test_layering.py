@@ -21,8 +21,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("wire",),  # API names, wire shapes, SSE framing, error bodies
     ("config", "translate"),  # the config edge (pydantic, yaml); pure translations between APIs
     ("catalog",),  # who serves a model name
-    ("failover", "policy", "ledger", "upstream"),  # decisions on values; the upstream client pool
-    ("routing", "request_context", "context_windows", "shared"),  # shared: what several instances keep in Redis
+    ("failover", "policy", "ledger", "upstream", "tracing"),  # decisions on values; the upstream client pool
+    ("routing", "exchange", "context_windows", "shared"),  # shared: what several instances keep in Redis
+    ("state_store",),  # stored Responses conversations (state_storage)
     ("runtime",),  # one gateway's long-lived parts, built from a config
     ("relay",),
     ("web",),  # aiohttp app, middlewares, handlers, the request path (web/proxy.py)

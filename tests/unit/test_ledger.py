@@ -19,9 +19,11 @@ REQUIRED = {"request_id", "timestamp", "task", "privacy_class", "data_classes", 
 
 
 def record(**kw: object) -> dict:
-    base = dict(request_id="0af7651916cd43dd8448eb211c80319c", timestamp=1_700_000_000.25, route="code_generation",
-                requested_model="gpt-4o-mini", selected="anthropic/claude", candidates=["anthropic/claude", "openai/gpt-4o"],
-                ranked=["anthropic/claude", "openai/gpt-4o"], router="embedded")
+    base: dict[str, object] = {
+        "request_id": "0af7651916cd43dd8448eb211c80319c", "timestamp": 1_700_000_000.25, "route": "code_generation",
+        "requested_model": "gpt-4o-mini", "selected": "anthropic/claude",
+        "candidates": ["anthropic/claude", "openai/gpt-4o"], "ranked": ["anthropic/claude", "openai/gpt-4o"],
+        "router": "embedded"}
     base.update(kw)
     return decision_record(**base)  # type: ignore[arg-type]
 

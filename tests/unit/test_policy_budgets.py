@@ -9,7 +9,7 @@ import pytest
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import load_config
-from plano_daemon.policy.budgets import Budgets, BudgetStore, Exceeded, Usage
+from plano_daemon.policy.budgets import Budgets, BudgetStore, DayCounts, Exceeded
 
 CONFIG = """
 listeners: [{port: 0}]
@@ -111,7 +111,7 @@ async def test_with_a_loop_writes_are_batched_and_close_flushes(tmp_path: Path, 
 
 def test_yesterdays_file_is_not_todays_budget(tmp_path: Path, budgets: Budgets, catalog: Catalog) -> None:
     path = tmp_path / "budgets.json"
-    path.write_text(Usage("2025-12-31", {"cloud/*": {"requests": 50, "tokens": 0}}).to_json())
+    path.write_text(DayCounts("2025-12-31", {"cloud/*": {"requests": 50, "tokens": 0}}).to_json())
     store = BudgetStore(path, today=Day())
     assert store.usage.counts == {} and store.problem is None
 
@@ -138,7 +138,7 @@ model_providers: [{model: other/m, base_url: "http://127.0.0.1:9/v1"}]
 def test_gauge_rows_cover_every_target_and_kind_and_read_zero_on_a_new_day(budgets: Budgets,
                                                                            tmp_path: Path) -> None:
     day = ["2025-01-01"]
-    (tmp_path / "budgets.json").write_text(Usage(day[0], {"smart": {"requests": 2, "tokens": 40}}).to_json())
+    (tmp_path / "budgets.json").write_text(DayCounts(day[0], {"smart": {"requests": 2, "tokens": 40}}).to_json())
     store = BudgetStore(tmp_path / "budgets.json", today=lambda: day[0])
 
     assert budgets.rows(store.today()) == [("cloud/*", "requests", 0), ("cloud/*", "tokens", 0),

@@ -8,8 +8,8 @@ import pytest
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import load_config
-from plano_daemon.policy.eligibility import Policy, RequestClass, SourceInfo
 from plano_daemon.config.profile import load_profile, parse_profile
+from plano_daemon.policy.eligibility import Policy, RequestClass, SourceInfo
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 KEYS = {name: f"test-{name.lower()}" for name in (

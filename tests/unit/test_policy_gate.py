@@ -9,12 +9,12 @@ import pytest
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import load_config
+from plano_daemon.config.profile import load_profile
 from plano_daemon.errors import PolicyDenied
 from plano_daemon.failover import Blocks, Health, Next, Plan, Stop, classify
 from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy
 from plano_daemon.policy.gate import RequestGate
-from plano_daemon.config.profile import load_profile
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 KEYS = {name: f"test-{name.lower()}" for name in (

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from plano_daemon.errors import ConfigError
 from plano_daemon.config.profile import load_profile, parse_profile, profile_path
+from plano_daemon.errors import ConfigError
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "local-first-dev.yaml"
 

@@ -50,3 +50,10 @@ def test_every_secret_is_masked() -> None:
     data = b'{"error":{"message":"bad key sk-live-abcdef123 (Bearer sk-live-abcdef123)"}}'
     masked = mask(data, [b"sk-live-abcdef123"])
     assert b"sk-live" not in masked and masked.count(MASK) == 2
+
+
+def test_passthrough_keeps_keep_alive_comments_without_counting_them_as_an_answer() -> None:
+    watch = PassThroughStream("chat")
+    assert watch.feed(b": OPENROUTER PROCESSING\n\n") == b": OPENROUTER PROCESSING\n\n"
+    assert not watch.started and watch.anomalies == 0 and watch.failure is None
+    assert watch.feed(STREAM) == STREAM and watch.started

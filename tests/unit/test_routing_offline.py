@@ -34,6 +34,18 @@ def test_no_match_names_the_default_provider(capsys):
     assert out["model"] == "openai/gpt-4o-mini"
 
 
+def test_explain_lists_every_route_with_its_score_and_matched_words(capsys):
+    code, out, _ = run(capsys, "--explain", "--config", str(FIXTURES / "seed-routing-service.yaml"),
+                       "Write a Python function that implements binary search")
+    assert code == 0 and out["route"] == "code_generation"
+    assert [e["route"] for e in out["explain"]] == ["code_generation", "complex_reasoning"]
+    best = out["explain"][0]
+    assert best["score"] == out["scores"]["code_generation"] > out["threshold"]
+    assert {"feature": "domain:code", "words": ["function"]}.items() <= next(
+        m for m in best["matched"] if m["feature"] == "domain:code").items() or any(
+        "function" in m.get("words", []) for m in best["matched"])
+
+
 def test_a_bad_config_exits_2(capsys, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model_providers: []\n")

@@ -9,11 +9,11 @@ import pytest
 
 from plano_daemon.catalog import Catalog
 from plano_daemon.config.load import load_config
+from plano_daemon.config.profile import load_profile, parse_profile
 from plano_daemon.config.schema import Config
+from plano_daemon.errors import ConfigError
 from plano_daemon.failover import Latency
 from plano_daemon.policy.eligibility import Policy
-from plano_daemon.errors import ConfigError
-from plano_daemon.config.profile import load_profile, parse_profile
 from plano_daemon.routing.affinity import DEFAULT_KEY_HEADERS, affinity_key, key_headers
 from plano_daemon.routing.engine import RoutingEngine
 from plano_daemon.routing.routes import Route

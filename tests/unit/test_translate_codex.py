@@ -118,3 +118,24 @@ def test_code_mode_toward_anthropic() -> None:
     assert reply["output"][0]["type"] == "custom_tool_call"
     assert (reply["output"][0]["name"], reply["output"][0]["namespace"], reply["output"][0]["input"]) == (
         "exec", "functions", "text(1)")
+
+
+def test_a_reasoning_item_between_parallel_calls_keeps_them_in_one_assistant_turn() -> None:
+    history = [{"type": "function_call", "call_id": "a", "name": "exec_command", "namespace": "functions",
+                "arguments": "{}"},
+               {"type": "reasoning", "id": "rs_1", "summary": []},
+               {"type": "function_call", "call_id": "b", "name": "exec_command", "namespace": "functions",
+                "arguments": "{}"},
+               {"type": "function_call_output", "call_id": "a", "output": "1"},
+               {"type": "function_call_output", "call_id": "b", "output": "2"}]
+
+    out = ResponsesToChat().request(code_mode(*history), "m")["messages"]
+
+    assert [m["role"] for m in out] == ["system", "user", "assistant", "tool", "tool"]
+    assert [c["id"] for c in out[2]["tool_calls"]] == ["a", "b"]
+
+
+def test_a_tool_choice_naming_a_namespaced_tool_names_its_flat_function() -> None:
+    body = {**code_mode(), "tool_choice": {"type": "function", "name": "exec_command", "namespace": "functions"}}
+    assert ResponsesToChat().request(body, "m")["tool_choice"] == {
+        "type": "function", "function": {"name": "functions__exec_command"}}

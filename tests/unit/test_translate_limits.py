@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from plano_daemon.context_windows import windows_from_list
-from plano_daemon.translate.limits import MIN_ROOM, fit_output_limit, is_reasoning_model, prompt_estimate
+from plano_daemon.translate.limits import (
+    MIN_ROOM,
+    fit_output_limit,
+    fit_upstream,
+    is_reasoning_model,
+    prompt_estimate,
+)
 
 
 @pytest.mark.parametrize("model", ["gpt-5", "gpt-5.4", "gpt-5-mini-2025-08-07", "o1", "o3-mini", "o4-mini",
@@ -55,3 +61,10 @@ def test_windows_are_read_from_vllm_and_other_model_lists() -> None:
                                        {"id": "plain"}, {"id": "bad", "max_model_len": "big"}, "junk"]}
     assert windows_from_list(body) == {"qwen": 32768, "llama": 8192}
     assert windows_from_list({"error": "nope"}) == {}
+
+
+def test_reasoning_models_get_no_sampling_values_they_reject() -> None:
+    body = {"model": "m", "messages": [], "temperature": 0.2, "top_p": 1, "max_tokens": 9}
+    assert fit_upstream(dict(body), model_id="o3", field=None, window=None) == {
+        "model": "m", "messages": [], "top_p": 1, "max_completion_tokens": 9}
+    assert fit_upstream(dict(body), model_id="qwen", field=None, window=None) == body

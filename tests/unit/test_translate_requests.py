@@ -137,9 +137,18 @@ def test_responses_input_keeps_calls_and_outputs_in_order(items: list[dict[str, 
     assert calls == [(i["call_id"], i["name"], i["arguments"]) for i in items if i.get("type") == "function_call"]
     outputs = [(m["tool_call_id"], m["content"]) for m in messages if m["role"] == "tool"]
     assert outputs == [(i["call_id"], i["output"]) for i in items if i.get("type") == "function_call_output"]
-    texts_in = [i["content"] if isinstance(i["content"], str) else i["content"][0]["text"]
-                for i in items if "role" in i]
-    assert [m["content"] for m in messages if m["role"] in ("user", "assistant") and "tool_calls" not in m] == texts_in
+    texts_in: list[tuple[str, list[str]]] = []  # consecutive user items become one user message
+    for i in items:
+        if "role" not in i:
+            texts_in.append(("", []))
+            continue
+        text = i["content"] if isinstance(i["content"], str) else i["content"][0]["text"]
+        if i["role"] == "user" and texts_in and texts_in[-1][0] == "user":
+            texts_in[-1][1].append(text)
+        else:
+            texts_in.append((i["role"], [text]))
+    expected = ["\n\n".join(t for t in run if t) if role == "user" else run[0] for role, run in texts_in if role]
+    assert [m["content"] for m in messages if m["role"] in ("user", "assistant") and "tool_calls" not in m] == expected
 
 
 def test_responses_request_maps_tools_options_and_custom_tools() -> None:

@@ -11,6 +11,7 @@ from plano_daemon.translate.anthropic_to_chat import MessagesToChat
 from plano_daemon.translate.chat_to_anthropic import ChatToMessages
 from plano_daemon.translate.responses_to_anthropic import ResponsesToMessages
 from plano_daemon.translate.responses_to_chat import ResponsesToChat
+from plano_daemon.translate.system_prompt import merge_system_runs
 
 
 def claude_code_request(*turns: dict[str, Any]) -> dict[str, Any]:
@@ -29,8 +30,10 @@ def roles(messages: list[dict[str, Any]]) -> list[str]:
 def test_claude_codes_system_message_joins_the_leading_one() -> None:
     out = MessagesToChat().request(claude_code_request(), "qwen")["messages"]
 
-    assert roles(out) == ["system", "user", "user"]
+    assert roles(out) == ["system", "user"]
     assert out[0] == {"role": "system", "content": "You are Claude Code.\n\ncwd: /tmp/x"}
+    assert out[1]["content"] == [{"type": "text", "text": "<system-reminder>ctx"},
+                                 {"type": "text", "text": "write a.txt"}]
 
 
 def test_a_late_system_message_is_folded_into_the_next_user_turn() -> None:
@@ -38,7 +41,7 @@ def test_a_late_system_message_is_folded_into_the_next_user_turn() -> None:
             {"role": "user", "content": "go on"}]
     out = MessagesToChat().request(claude_code_request(*late), "qwen")["messages"]
 
-    assert roles(out) == ["system", "user", "user", "assistant", "user"]
+    assert roles(out) == ["system", "user", "assistant", "user"]
     assert out[-1]["content"] == "<system-reminder>\nbudget low\n</system-reminder>\n\ngo on"
 
 
@@ -47,7 +50,7 @@ def test_a_late_system_message_right_after_a_user_turn_joins_that_turn() -> None
             {"role": "system", "content": "budget low"}]
     out = MessagesToChat().request(claude_code_request(*late), "qwen")["messages"]
 
-    assert roles(out) == ["system", "user", "user", "assistant", "user"]
+    assert roles(out) == ["system", "user", "assistant", "user"]
     assert out[-1]["content"] == "go on\n\n<system-reminder>\nbudget low\n</system-reminder>"
 
 
@@ -70,6 +73,7 @@ def test_the_translated_prefix_stays_the_same_as_the_conversation_grows(
 
     assert after[:len(before) - 1] == before[:-1]
     assert roles(after).count("system") == 1 and after[0]["role"] == "system"
+    assert all(not (a == b == "user") for a, b in zip(roles(after), roles(after)[1:], strict=False))
 
 
 def test_codex_instructions_and_developer_messages_become_one_system_message() -> None:
@@ -104,3 +108,25 @@ def test_codex_toward_anthropic_sends_alternating_turns_and_one_system() -> None
 
     assert out["system"] == "You are Codex.\n\nrules"
     assert roles(out["messages"]) == ["user"]
+
+
+def test_a_chat_clients_consecutive_system_messages_become_one() -> None:
+    body = {"model": "m", "messages": [{"role": "system", "content": "A"},
+                                       {"role": "system", "content": [{"type": "text", "text": "B"}]},
+                                       {"role": "user", "content": "hi"}]}
+    assert merge_system_runs(body) == {"model": "m", "messages": [{"role": "system", "content": "A\n\nB"},
+                                                                  {"role": "user", "content": "hi"}]}
+    assert merge_system_runs({"model": "m", "messages": [{"role": "system", "content": "A"},
+                                                         {"role": "user", "content": "hi"}]}) is None
+
+
+def test_claude_codes_server_tools_are_left_out_and_the_model_told() -> None:
+    body = claude_code_request()
+    body["tools"] = [{"name": "Write", "input_schema": {"type": "object"}},
+                     {"type": "web_search_20250305", "name": "web_search", "max_uses": 8}]
+
+    out = MessagesToChat().request(body, "qwen")
+
+    assert [t["function"]["name"] for t in out["tools"]] == ["Write"]
+    assert roles(out["messages"]) == ["system", "user"]
+    assert "web_search" in out["messages"][0]["content"] and "You are Claude Code." in out["messages"][0]["content"]
