@@ -2,6 +2,7 @@
 {
   imports = [
     ./plano.nix
+    ./plano-shared-state.nix
     ./modes.nix
   ];
 }
