@@ -7,6 +7,7 @@ and the supervisor in `store.py` decides when Redis is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 
 import redis.asyncio as aioredis
@@ -81,19 +82,21 @@ class RedisBackend:
                 out[key] = (value, ttl)
         return out
 
-    async def messages(self) -> AsyncIterator[str]:
-        """The channel's messages until the connection fails (then the error propagates)."""
+    async def messages(self, stop: asyncio.Event, *, poll: float) -> AsyncIterator[str]:
+        """The channel's messages until `stop` is set or the connection fails (then the error propagates)."""
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(self.channel)
-            while True:
-                msg = await pubsub.get_message(timeout=1.0)
+            while not stop.is_set():
+                msg = await pubsub.get_message(timeout=poll)
                 if msg is not None and msg.get("type") == "message" and isinstance(msg.get("data"), str):
                     yield msg["data"]
                 elif msg is None:
                     await pubsub.ping()  # a dead connection is noticed within a second, not at the next event
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            with contextlib.suppress(*ERRORS):
+                async with asyncio.timeout(self._timeout):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -36,6 +36,8 @@ from plano_daemon.metrics import Counter, Gauge, Metrics
 from plano_daemon.shared.redis import ERRORS, RedisBackend
 
 BLOCK, COOL, HEAL = "block", "cool", "heal"
+#: How often the subscriber checks its connection (and whether it should stop) when no message comes.
+POLL_SECONDS = 0.5
 #: Local counters kept when nothing is shared (rate-limit windows); beyond this the expired go first.
 MAX_LOCAL_COUNTERS = 65536
 
@@ -146,15 +148,19 @@ class SharedState:
 
     async def _serve(self) -> None:
         """The subscriber and the writer until either fails (the connection is gone)."""
-        tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._write())]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(self._listen(stop)), asyncio.create_task(self._write())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
         finally:
+            # redis-py's pub/sub read may swallow a cancellation: the flag ends the subscriber within its
+            # poll interval, and the wait is bounded so that closing never hangs on it.
+            stop.set()
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks, timeout=2 * POLL_SECONDS)
 
     def _set_up(self, up: bool, exc: BaseException | None = None) -> None:
         if up and not self.up:
@@ -181,9 +187,9 @@ class SharedState:
             self._outbox.append((kind, key, until, reason))
             self._wake.set()
 
-    async def _listen(self) -> None:
+    async def _listen(self, stop: asyncio.Event) -> None:
         assert self._backend is not None
-        async for raw in self._backend.messages():
+        async for raw in self._backend.messages(stop, poll=POLL_SECONDS):
             msg = json.loads(raw)
             if isinstance(msg, dict) and msg.get("o") != self.instance:
                 self._apply(str(msg["k"]), str(msg["key"]), float(msg["until"]), str(msg.get("reason", "")))
@@ -307,11 +313,13 @@ class SharedState:
                 self._wake.set()
 
     async def read(self, keys: Sequence[str]) -> tuple[list[int], bool]:
-        """Current totals across instances and whether they are (True) or only this instance's view."""
+        """Current totals across instances, and False when Redis is known to be down (then the totals are
+        only this instance's view: its last reading plus its own counts since)."""
         full = [f"{self.settings.prefix}:{k}" for k in keys]
         if self._backend is not None and self.up:
             try:
-                totals = await self._send_counts(full)
+                async with asyncio.timeout(self.settings.timeout):  # the lock wait included
+                    totals = await self._send_counts(full)
             except ERRORS:
                 self._errors.labels("read").inc()
             else:
@@ -322,7 +330,8 @@ class SharedState:
                 return totals, True
         now = time.time()
         values = [c if exp > now else 0 for c, exp in (self._local.get(k, (0, now)) for k in full)]
-        return values, self._backend is None
+        # A slow answer while Redis is up: this instance's last view is recent. Known down: not to be trusted.
+        return values, self.up
 
     def _prune(self, now: float) -> None:
         for key in [k for k, (_, exp) in self._local.items() if exp <= now]:
