@@ -64,7 +64,6 @@ async def routing_decision(request: web.Request) -> web.Response:
             decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             outcome="denied" if gate.denied else "selected", **gate.ledger_fields()))
-        services.ledger.start()
     answer = decision_body(dataclasses.replace(result, models=allowed), trace.trace_id)
     return web.json_response(answer, headers={"X-Request-Id": trace.trace_id})
 
