@@ -2,6 +2,7 @@
 {
   imports = [
     ./plano.nix
+    ./plano-redis.nix
     ./modes.nix
   ];
 }
