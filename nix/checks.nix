@@ -28,6 +28,8 @@ in
 
   vm-plano = import ./tests/plano.nix { inherit pkgs self; };
 
+  vm-plano-shared = import ./tests/plano-shared.nix { inherit pkgs self; };
+
   home-files =
     pkgs.runCommand "plano-home-files"
       {

@@ -6,6 +6,7 @@ A request reads `gateway.runtime` once at its start, so a reload never changes t
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from plano_daemon.config.schema import Config
 from plano_daemon.context_windows import ContextWindows
 from plano_daemon.failover import Blocks, Health, Latency
 from plano_daemon.ledger import LedgerWriter
+from plano_daemon.logs import LOG
 from plano_daemon.metrics import Metrics
 from plano_daemon.policy.budgets import FILE_NAME as BUDGETS_FILE
 from plano_daemon.policy.budgets import Budgets, BudgetStore
@@ -107,17 +109,24 @@ class Services:
         """What one routing decision uses; `may_see` is the request's privacy check (None: no profile)."""
         return RoutingContext(self.pool, self.pins, self.metrics, self.latency, may_see=may_see)
 
-    async def close(self) -> None:
+    def start(self) -> None:
+        """Background work that lives as long as the services: the ledger's flush, the Redis connection
+        (in the background: requests never wait for Redis)."""
+        if self.ledger is not None:
+            self.ledger.start()
         if self.shared is not None:
-            await self.shared.close()
+            self.shared.start(self.pins.shared_entries)
+
+    async def close(self) -> None:
+        """Flush and close everything at once; one part failing neither stops nor hides the others. The
+        upstream pool closes last (nothing above sends through it by then)."""
         if self.budgets is not None:
             self.budgets.close()
-        if self.ledger is not None:
-            await self.ledger.close()
-        if self.conversations is not None:
-            await self.conversations.close()
-        if self.tracing is not None:
-            await self.tracing.close()
+        parts = [part for part in (self.shared, self.ledger, self.conversations, self.tracing) if part is not None]
+        results = await asyncio.gather(*(part.close() for part in parts), return_exceptions=True)
+        for part, result in zip(parts, results, strict=True):
+            if isinstance(result, Exception):
+                LOG.error("closing %s failed: %s: %s", type(part).__name__, type(result).__name__, result)
         await self.pool.close()
 
 

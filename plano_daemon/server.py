@@ -36,9 +36,7 @@ class Server:
         cfg = self.gateway.runtime.config
         drain = cfg.dubnium.drain_seconds
         metrics_cfg = cfg.dubnium.metrics
-        services = self.gateway.services
-        if services.shared is not None:  # connects in the background: requests never wait for Redis
-            services.shared.start(lambda: services.pins.shared_entries())
+        self.gateway.services.start()
         try:
             for listener in cfg.listeners:
                 if listener.type != "model":

@@ -27,8 +27,9 @@
   # compute.target, ai.slice and `sudo mode request compute|desktop`.
   dubnium.modes.enable = true;
 
-  # Disabled on purpose: enable once the Plano executable exists
-  # (test -x /var/lib/plano/venv/bin/planoai), or switch to runtime = "package".
+  # Disabled on purpose: enable once the Plano executable exists, root-owned
+  # (test -x /var/lib/plano/venv/bin/planoai; ExecStartPre refuses it otherwise), or switch to
+  # runtime = "package".
   dubnium.plano.enable = false;
 
   # Enabling it with cloud keys from sops-nix (see docs/nixos.md):

@@ -2,7 +2,7 @@
 {
   imports = [
     ./plano.nix
-    ./plano-redis.nix
+    ./plano-shared-state.nix
     ./modes.nix
   ];
 }

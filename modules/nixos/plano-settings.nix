@@ -5,7 +5,7 @@
 #   literalSecrets settings  paths ("model_providers[1].access_key") of access keys written inline;
 #     only `$VAR` / `${VAR}` references and the keyless marker `EMPTY` may reach the Nix store.
 #   restartSettings settings  the settings plano-daemon binds at start (listeners, state_storage,
-#     tracing, start-bound dubnium keys; a reload keeps them; see
+#     tracing, routing.session_cache, start-bound dubnium keys; a reload keeps them; see
 #     restart_only_changes in plano_daemon/server.py): when they change, the module restarts the unit.
 let
   # The model the user's vLLM serves (see tests/fixtures/dubnium-vllm.yaml).
@@ -79,11 +79,13 @@ in
       listeners = settings.listeners or null;
       state_storage = settings.state_storage or null;
       tracing = settings.tracing or null;
+      session_cache = (settings.routing or { }).session_cache or null;
       dubnium = builtins.intersectAttrs {
         max_body_bytes = null;
         drain_seconds = null;
         metrics = null;
         ledger = null;
+        shared_state = null;
       } dubnium;
     };
 }

@@ -14,6 +14,7 @@ nothing is chosen: a router that guesses sends requests to models nobody asked f
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -207,27 +208,34 @@ def _spread(count: int, route_features: list[set[str]]) -> tuple[dict[str, float
     return idf, {f for f, n in df.items() if n <= max(1, count // 2) and is_topic(f)}
 
 
-@lru_cache(maxsize=64)
-def _router_for(routes: tuple[Route, ...]) -> EmbeddedRouter:
-    return EmbeddedRouter(routes)
+class EmbeddedRouters:
+    """Routers for recently seen route sets (the configured one, and inline sets clients repeat), owned by
+    whoever decides (the routing engine, the `route` command): no process-wide state.
 
-
-_last: tuple[tuple[Route, ...], EmbeddedRouter] | None = None
-
-
-def router_for(routes: tuple[Route, ...]) -> EmbeddedRouter:
-    """Routers for recently seen route sets: the configured one, and inline sets clients repeat.
-
-    The configured set is the same tuple on every request, so it is recognised by identity before
-    the cache hashes every route's fields.
+    The configured set is the same tuple on every request, so it is recognised by identity before the
+    cache hashes every route's fields; other sets are kept least recently used first, at most `size`.
     """
-    global _last
-    last = _last
-    if last is not None and last[0] is routes:
-        return last[1]
-    router = _router_for(routes)
-    _last = (routes, router)
-    return router
+
+    __slots__ = ("_last", "_cache", "_size")
+
+    def __init__(self, size: int = 64) -> None:
+        self._last: tuple[tuple[Route, ...], EmbeddedRouter] | None = None
+        self._cache: OrderedDict[tuple[Route, ...], EmbeddedRouter] = OrderedDict()
+        self._size = size
+
+    def get(self, routes: tuple[Route, ...]) -> EmbeddedRouter:
+        last = self._last
+        if last is not None and last[0] is routes:
+            return last[1]
+        router = self._cache.get(routes)
+        if router is None:
+            router = self._cache[routes] = EmbeddedRouter(routes)
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(routes)
+        self._last = (routes, router)
+        return router
 
 
 def _description_bag(route: Route) -> dict[str, float]:

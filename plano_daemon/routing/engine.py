@@ -21,7 +21,7 @@ from plano_daemon.metrics import Metrics
 from plano_daemon.routing.affinity import DEFAULT_KEY_HEADERS, SessionPins, affinity_key, implicit_key, is_user_turn
 from plano_daemon.routing.conversation import extract_conversation
 from plano_daemon.routing.decide import rank
-from plano_daemon.routing.embedded import router_for
+from plano_daemon.routing.embedded import EmbeddedRouters
 from plano_daemon.routing.llm_client import RouterFailure, ask_router_model
 from plano_daemon.routing.router_contract import (
     DEFAULT_TEMPLATE,
@@ -73,7 +73,7 @@ class RoutingEngine:
     """What one config says about routing, prepared once per config load."""
 
     __slots__ = ("routes", "llm_channel", "template", "context_tokens", "timeout", "key_headers", "cost",
-                 "route_on_user_only", "_resolve")
+                 "route_on_user_only", "embedded", "_resolve")
 
     def __init__(self, config: Config, catalog: Catalog, *, key_headers: tuple[str, ...] = DEFAULT_KEY_HEADERS,
                  cost: CostRank | None = None) -> None:
@@ -91,8 +91,9 @@ class RoutingEngine:
         #: without a session header (the session is then the conversation's start, `implicit_key`).
         self.route_on_user_only = config.routing.route_on_user_only
         self._resolve = catalog.resolve
+        self.embedded = EmbeddedRouters()
         if self.routes:
-            router_for(self.routes)  # build the embedded router now, not on the first request
+            self.embedded.get(self.routes)  # build the embedded router now, not on the first request
 
     async def route(self, body: dict[str, Any], headers: Mapping[str, str], ctx: RoutingContext) -> RoutingResult:
         """Decide; strips inline routing fields from `body` as a side effect (they are never forwarded)."""
@@ -135,7 +136,7 @@ class RoutingEngine:
                 LOG.warning("router model %s failed (%s); the embedded router decides",
                             self.llm_channel.name, failure)
         if backend == EMBEDDED:
-            name = router_for(routes).route(turns).route
+            name = self.embedded.get(routes).route(turns).route
         elapsed = time.perf_counter() - started
         chosen = next((r for r in routes if r.name == name), None)
         models = self.rank(chosen, ctx.latency) if chosen is not None else ()

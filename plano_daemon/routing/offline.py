@@ -20,7 +20,7 @@ from plano_daemon.errors import ConfigError
 from plano_daemon.policy.eligibility import Policy
 from plano_daemon.routing.conversation import Turn
 from plano_daemon.routing.decide import decide
-from plano_daemon.routing.embedded import Explained, router_for
+from plano_daemon.routing.embedded import EmbeddedRouter, Explained
 from plano_daemon.routing.engine import RoutingEngine
 from plano_daemon.routing.routes import routes_from_config
 
@@ -41,7 +41,7 @@ def decide_offline(config_path: str, prompt: str, *, env_files: Sequence[str] = 
     if not routes:
         scored_route, scores = None, {}
     else:
-        router = router_for(routes)
+        router = EmbeddedRouter(routes)
         scored = router.route([Turn("user", prompt)])
         scored_route, scores = scored.route, {name: round(score, 3) for name, score in scored.scores}
         if explain:
@@ -54,7 +54,7 @@ def decide_offline(config_path: str, prompt: str, *, env_files: Sequence[str] = 
                 "router": "embedded" if routes else "none", "scores": scores,
                 "note": "embedded router only: this command never calls the router model"}
     if explain:
-        decision["threshold"] = router_for(routes).threshold if routes else None
+        decision["threshold"] = router.threshold if routes else None
         decision["explain"] = explained
     return decision
 

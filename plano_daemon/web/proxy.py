@@ -113,7 +113,6 @@ def _account(services: Services, exchange: Exchange, method: str, status: int, e
     access_line(status, exchange.access_fields(status, elapsed))
     if services.ledger is not None and exchange.requested is not None:  # SPEC §5: requests that named a model
         services.ledger.append(exchange.decision(status, elapsed))
-        services.ledger.start()
 
 
 async def _serve(request: web.Request, runtime: Runtime, services: Services,

@@ -44,15 +44,15 @@ def decision_body(result: RoutingResult, trace_id: str) -> dict[str, Any]:
 async def routing_decision(request: web.Request) -> web.Response:
     """One decision; errors, metrics and the access line are the middleware's (web/middleware.py)."""
     gateway: Gateway = request.app[GATEWAY]
-    rt, services = gateway.runtime, gateway.services
+    runtime, services = gateway.runtime, gateway.services
     trace = request[TRACE]
     started = time.perf_counter()
     _, body = await read_json_object(request)
-    gate = RequestGate(policy=rt.policy, budgets=None, store=None, headers=request.headers)
-    result = await rt.routing.route(body, request.headers, services.routing_context(
-        gate.may_see if rt.policy is not None else None))
-    resolve = rt.catalog.resolve
-    allowed = gate.narrow(result.models, resolve) if rt.policy is not None else result.models
+    gate = RequestGate(policy=runtime.policy, budgets=None, store=None, headers=request.headers)
+    result = await runtime.routing.route(body, request.headers, services.routing_context(
+        gate.may_see if runtime.policy is not None else None))
+    resolve = runtime.catalog.resolve
+    allowed = gate.narrow(result.models, resolve) if runtime.policy is not None else result.models
     if services.ledger is not None:
         ranked = gate.names(allowed, resolve)
         services.ledger.append(decision_record(
@@ -64,7 +64,6 @@ async def routing_decision(request: web.Request) -> web.Response:
             decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             outcome="denied" if gate.denied else "selected", **gate.ledger_fields()))
-        services.ledger.start()
     answer = decision_body(dataclasses.replace(result, models=allowed), trace.trace_id)
     return web.json_response(answer, headers={"X-Request-Id": trace.trace_id})
 

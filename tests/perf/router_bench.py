@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from plano_daemon.routing import embedded, vocabulary  # noqa: E402
 from plano_daemon.routing.conversation import Turn  # noqa: E402
-from plano_daemon.routing.embedded import EmbeddedRouter, router_for  # noqa: E402
+from plano_daemon.routing.embedded import EmbeddedRouter  # noqa: E402
 from plano_daemon.routing.routes import Route  # noqa: E402
 from tests.routing_sets.sets import (  # noqa: E402
     FLOORS,
@@ -152,7 +152,7 @@ def accuracy_report(show_confusion: bool) -> list[str]:
 def decisions() -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for route_set in heldout_sets() + tuning_sets():
-        router = router_for(route_set.routes)
+        router = EmbeddedRouter(route_set.routes)
         for row in route_set.rows:
             scored = router.route([Turn("user", row.prompt)])
             out[f"{route_set.name}|{row.prompt}"] = {"route": scored.route, "want": row.route,
@@ -180,7 +180,7 @@ def timing_report(rounds: int) -> list[str]:
         lines.append(f"dev-set prompts, {label:6}:        {percentiles(times)}")
     times = Samples()
     for route_set in heldout_sets():  # other route sets, other words
-        foreign = router_for(route_set.routes)
+        foreign = EmbeddedRouter(route_set.routes)
         for row in route_set.rows:
             times.extend(timed(partial(foreign.route, [Turn("user", row.prompt)]), 5, forget_texts))
     lines.append(f"held-out prompts, fresh:       {percentiles(times)}")

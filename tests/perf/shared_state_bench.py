@@ -100,7 +100,7 @@ async def main(requests: int) -> dict[str, Any]:
             await asyncio.sleep(0.5)  # the Redis-backed gateway connects in the background
             samples: dict[str, list[float]] = {name: [] for name in urls}
             async with aiohttp.ClientSession() as http:
-                for name, url in urls.items():  # warm-up: connections, pins, counters
+                for url in urls.values():  # warm-up: connections, pins, counters
                     for i in range(100):
                         await timed(http, url, i)
                 for start_at in range(0, requests, BLOCK):

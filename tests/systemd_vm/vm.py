@@ -31,7 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "nix"))
-from nix_offline import nix_eval, render_unit  # noqa: E402  (tests/nix is not a package)
+from nix_offline import nix_eval, render_unit  # type: ignore[import-not-found]  # noqa: E402  (tests/nix is on sys.path, not a package)
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plano-daemon" / "systemd-vm"
 SUITE = "bookworm"
@@ -114,7 +114,7 @@ GUEST_ENV_FILE = "/etc/plano/plano.env"
 def rendered_units() -> dict[str, str]:
     """The module's pure unit data, with only its store paths swapped for guest paths."""
     def data(runtime: str, executable: str) -> dict[str, Any]:
-        return nix_eval(
+        unit: dict[str, Any] = nix_eval(
             f"""import <repo/modules/nixos/plano-unit.nix> {{
               runtime = "{runtime}";
               executable = "{executable}";
@@ -122,6 +122,7 @@ def rendered_units() -> dict[str, str]:
               checkExecutableBin = "{GUEST_CHECK_EXE}";
             }}"""
         )
+        return unit
 
     package, external = data("package", GUEST_PKG_EXE), data("external", GUEST_EXT_EXE)
     return {

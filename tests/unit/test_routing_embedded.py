@@ -15,7 +15,7 @@ import yaml
 from plano_daemon.config.migrate import migrate
 from plano_daemon.config.schema import RoutingPreference
 from plano_daemon.routing.conversation import Turn
-from plano_daemon.routing.embedded import EmbeddedRouter, router_for
+from plano_daemon.routing.embedded import EmbeddedRouter, EmbeddedRouters
 from plano_daemon.routing.routes import Route, routes_from_config
 from plano_daemon.routing.vocabulary import features
 from tests.perf.router_bench import k_fold
@@ -36,7 +36,7 @@ def accuracy(set_file: str) -> tuple[float, list[str]]:
     rows = [json.loads(line) for line in (FIXTURES / set_file).read_text().splitlines() if line.strip()]
     misses = []
     for row in rows:
-        got = router_for(routes_of(row.get("config", "seed-retry-failover.yaml"))).route(
+        got = EmbeddedRouter(routes_of(row.get("config", "seed-retry-failover.yaml"))).route(
             [Turn("user", row["prompt"])]).route
         if got != row["route"]:
             misses.append(f"{row['prompt']!r}: wanted {row['route']!r}, got {got!r}")
@@ -62,11 +62,11 @@ def test_held_out_prompts_written_apart_from_the_dev_set_generalise():
     ("Build a React component that renders a sortable data table", "code_generation"),
 ])
 def test_seed_003_walkthrough_decisions(prompt: str, route: str | None):
-    assert router_for(routes_of("seed-routing-service.yaml")).route([Turn("user", prompt)]).route == route
+    assert EmbeddedRouter(routes_of("seed-routing-service.yaml")).route([Turn("user", prompt)]).route == route
 
 
 def test_legacy_inline_preferences_route_after_migration():
-    router = router_for(routes_of("seed-legacy-inline.yaml"))
+    router = EmbeddedRouter(routes_of("seed-legacy-inline.yaml"))
     assert router.route([Turn("user", "Write quicksort in Go")]).route == "code_generation"
 
 
@@ -87,7 +87,7 @@ def test_examples_teach_a_route_words_its_description_lacks():
 
 
 def test_the_latest_user_message_outweighs_earlier_turns():
-    router = router_for(routes_of("seed-retry-failover.yaml"))
+    router = EmbeddedRouter(routes_of("seed-retry-failover.yaml"))
     turns = [Turn("user", "Write a bash script that rotates logs."), Turn("assistant", "Here it is: ..."),
              Turn("user", "Now write a README section documenting how to install it.")]
     assert router.route(turns).route == "documentation"
@@ -102,7 +102,7 @@ def test_decisions_are_deterministic_and_ignore_non_user_turns():
 
 
 def test_a_huge_message_is_scored_from_its_head_and_tail():
-    router = router_for(routes_of("seed-retry-failover.yaml"))
+    router = EmbeddedRouter(routes_of("seed-retry-failover.yaml"))
     text = "Write release notes for this version.\n" + "lorem ipsum " * 50_000 + "\nKeep it short."
     assert router.route([Turn("user", text)]).route == "documentation"
 
@@ -129,11 +129,6 @@ def test_context_from_earlier_turns_does_not_stick_to_the_latest_message():
     before = router.route(alone)
     router.route([Turn("user", "Write release notes for 2.1"), *alone])
     assert router.route(alone) == before
-
-
-def test_router_for_returns_the_same_router_for_equal_route_sets():
-    routes = routes_of("seed-retry-failover.yaml")
-    assert router_for(routes) is router_for(routes) is router_for(tuple(routes_of("seed-retry-failover.yaml")))
 
 
 def test_the_held_out_sets_are_frozen():
@@ -176,12 +171,12 @@ def test_a_routes_own_words_outweigh_a_concept_match():
 
 def test_an_intent_alone_does_not_reach_a_route_about_something_else():
     """"Write" matches a code-writing route's intent but not its topic: no route."""
-    router = router_for(routes_of("seed-routing-service.yaml"))
+    router = EmbeddedRouter(routes_of("seed-routing-service.yaml"))
     assert router.route([Turn("user", "Write a warm note thanking my neighbour for the flowers")]).route is None
 
 
 def test_explain_shows_each_routes_score_and_the_words_behind_it():
-    router = router_for(routes_of("seed-retry-failover.yaml"))
+    router = EmbeddedRouter(routes_of("seed-retry-failover.yaml"))
     turns = [Turn("user", "Add docstrings to every public function in this module.")]
     explained = router.explain(turns)
     assert explained[0].route == router.route(turns).route == "documentation"
@@ -208,3 +203,14 @@ def test_a_fresh_decision_costs_microseconds():
             samples += timed(partial(router.route, [Turn("user", row.prompt)]), 3, forget_texts).cpu
     p50, p99 = p50_p99(samples)
     assert p50 <= 200 and p99 <= 1000, (p50, p99)
+
+
+def test_routers_are_cached_per_owner_and_bounded():
+    configured, other = routes_of("seed-routing-service.yaml"), routes_of("seed-legacy-inline.yaml")
+    routers = EmbeddedRouters(size=1)
+    first = routers.get(configured)
+    assert routers.get(configured) is first  # the configured set: recognised by identity
+    assert routers.get(tuple(configured)) is first  # an equal set: found by value
+    routers.get(other)
+    assert routers.get(configured) is not first  # size 1: the other set evicted it
+    assert EmbeddedRouters().get(configured) is not first  # no process-wide state between owners

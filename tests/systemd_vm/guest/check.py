@@ -81,7 +81,7 @@ def request(method: str, path: str, body: dict[str, Any] | None = None) -> tuple
 def chat(model: str = MODEL) -> dict[str, Any]:
     status, body = request("POST", "/v1/chat/completions",
                         {"model": model, "messages": [{"role": "user", "content": "hello"}]})
-    assert status == 200, (status, body)
+    assert status == 200 and isinstance(body, dict), (status, body)
     return body
 
 
@@ -216,7 +216,7 @@ def _() -> str:
 @check("chat completion reaches the fake vLLM with the key from the 0400 env file")
 def _() -> str:
     reply = chat()
-    content = reply["choices"][0]["message"]["content"]
+    content = str(reply["choices"][0]["message"]["content"])
     assert content == "fake-vllm saw qwen2.5-coder-14b-instruct", content
     last = json.loads(Path("/var/lib/private/fake-vllm/requests.jsonl").read_text().splitlines()[-1])
     assert last == {"model": "qwen2.5-coder-14b-instruct", "authorized": True}, last
@@ -467,7 +467,7 @@ def _() -> str:
         log = journal(mark)
         # PrivateUsers=yes shows a uid foreign to the service as nobody (65534); either way not root.
         assert "planoai is owned by uid" in log and "not root" in log, log[-300:]
-        return "ExecStartPre refused it: " + re.findall(r"is owned by uid \d+, not root", log)[0]
+        return "ExecStartPre refused it: " + str(re.findall(r"is owned by uid \d+, not root", log)[0])
     finally:
         reset()
         sh("chown", "-R", "0:0", str(venv))
