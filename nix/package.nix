@@ -31,6 +31,7 @@ python3Packages.buildPythonApplication {
     pydantic
     sdnotify
     prometheus-client
+    redis  # the shared state of several instances (plano_daemon/shared)
     # Not required (the daemon falls back to asyncio's loop), but the measured latency assumes it.
     uvloop
   ];
