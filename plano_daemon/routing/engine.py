@@ -19,7 +19,7 @@ from plano_daemon.failover.latency import Latency
 from plano_daemon.logs import LOG
 from plano_daemon.metrics import Metrics
 from plano_daemon.routing.affinity import DEFAULT_KEY_HEADERS, SessionPins, affinity_key, implicit_key, is_user_turn
-from plano_daemon.routing.conversation import extract_conversation
+from plano_daemon.routing.conversation import Turn, extract_conversation
 from plano_daemon.routing.decide import rank
 from plano_daemon.routing.embedded import EmbeddedRouters
 from plano_daemon.routing.llm_client import RouterFailure, ask_router_model
@@ -102,23 +102,53 @@ class RoutingEngine:
         if not routes:
             return NOT_ROUTED
         key = affinity_key(headers, self.key_headers) if self.key_headers else None
-        stored = ctx.pins.scoped(key, headers) if key is not None else None
-        if stored is None and self.route_on_user_only:
-            implicit = implicit_key(body)
-            stored = ctx.pins.scoped(implicit, headers) if implicit is not None else None
-        if stored is not None and (key is not None or not is_user_turn(body)):
-            pin = await ctx.pins.lookup(stored)
-            ctx.metrics.session_cache.labels("hit" if pin else "miss").inc()
-            if pin is not None:
-                ctx.metrics.router_decisions.labels(pin.route or "none", pin.model, PINNED).inc()
-                return RoutingResult(pin.route, pin.models or (pin.model,), PINNED, key, pinned=True)
+        session = self._session(key, body, headers, ctx)
+        if session is not None and (key is not None or not is_user_turn(body)):
+            pinned = await self._pinned(session, key, ctx)
+            if pinned is not None:
+                return pinned
         turns = extract_conversation(body)
         if not turns:
             return NOT_ROUTED
         started = time.perf_counter()
+        name, backend, failure = await self._pick_route(routes, turns, ctx)
+        elapsed = time.perf_counter() - started
+        chosen = next((r for r in routes if r.name == name), None)
+        models = self.rank(chosen, ctx.latency) if chosen is not None else ()
+        ctx.metrics.router_duration.labels(backend).observe(elapsed)
+        ctx.metrics.router_decisions.labels(name or "none", models[0] if models else "none", backend).inc()
+        switched = False
+        if session is not None and models:
+            before = ctx.pins.last_model(session)
+            switched = before is not None and before != models[0]
+            ctx.pins.put(session, model=models[0], route=name, models=models)
+        return RoutingResult(name, models, backend, key, router_failure=failure, switched=switched)
+
+    def _session(self, key: str | None, body: dict[str, Any], headers: Mapping[str, str],
+                 ctx: RoutingContext) -> str | None:
+        """The pin's key: the client's session header, else (with `route_on_user_only`) the conversation's
+        start, so that an agent's tool-result turns replay the decision without a session header."""
+        if key is not None:
+            return ctx.pins.scoped(key, headers)
+        if self.route_on_user_only:
+            implicit = implicit_key(body)
+            return ctx.pins.scoped(implicit, headers) if implicit is not None else None
+        return None
+
+    @staticmethod
+    async def _pinned(session: str, key: str | None, ctx: RoutingContext) -> RoutingResult | None:
+        pin = await ctx.pins.lookup(session)
+        ctx.metrics.session_cache.labels("hit" if pin else "miss").inc()
+        if pin is None:
+            return None
+        ctx.metrics.router_decisions.labels(pin.route or "none", pin.model, PINNED).inc()
+        return RoutingResult(pin.route, pin.models or (pin.model,), PINNED, key, pinned=True)
+
+    async def _pick_route(self, routes: tuple[Route, ...], turns: list[Turn],
+                          ctx: RoutingContext) -> tuple[str | None, str, str | None]:
+        """(route, backend, why the router model did not decide): the router model when there is one and the
+        request's privacy allows it, else (and whenever it fails) the embedded router."""
         failure: str | None = None
-        name: str | None = None
-        backend = EMBEDDED
         if self.llm_channel is not None and ctx.may_see is not None and not ctx.may_see(self.llm_channel):
             failure = "withheld_by_privacy_policy"  # the embedded router decides without sending the prompt
         elif self.llm_channel is not None:
@@ -129,26 +159,10 @@ class RoutingEngine:
             else:
                 parsed = parse_answer(answer, (r.name for r in routes))
                 if parsed.understood:
-                    name, backend = parsed.route, LLM
-                else:
-                    failure = "unreadable_answer"
-            if failure is not None:
-                LOG.warning("router model %s failed (%s); the embedded router decides",
-                            self.llm_channel.name, failure)
-        if backend == EMBEDDED:
-            name = self.embedded.get(routes).route(turns).route
-        elapsed = time.perf_counter() - started
-        chosen = next((r for r in routes if r.name == name), None)
-        models = self.rank(chosen, ctx.latency) if chosen is not None else ()
-        ctx.metrics.router_duration.labels(backend).observe(elapsed)
-        ctx.metrics.router_decisions.labels(name or "none", models[0] if models else "none", backend).inc()
-        switched = False
-        if stored is not None and models:
-            before = ctx.pins.last_model(stored)
-            switched = before is not None and before != models[0]
-            ctx.pins.put(stored, model=models[0], route=name, models=models)
-        return RoutingResult(name, models, backend, key, router_failure=failure, switched=switched)
-
+                    return parsed.route, LLM, None
+                failure = "unreadable_answer"
+            LOG.warning("router model %s failed (%s); the embedded router decides", self.llm_channel.name, failure)
+        return self.embedded.get(routes).route(turns).route, EMBEDDED, failure
 
     def rank(self, route: Route, latency: Latency | None = None) -> tuple[str, ...]:
         """The route's models in trial order: `prefer: cheapest` by cost rank, `prefer: fastest` by observed
