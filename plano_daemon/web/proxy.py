@@ -125,7 +125,7 @@ async def _serve(request: web.Request, runtime: Runtime, services: Services,
         primary = exchange.channel = await choose(request, runtime, services, exchange, body)
     if runtime.ratelimits and services.shared is not None:  # Plano's `ratelimits`
         admitted = await runtime.ratelimits.admit(primary, request.headers, services.shared,
-                                             estimate=max(1, len(raw) // 4), now=time.time())
+                                                  estimate=max(1, len(raw) // 4), now=time.time())
         exchange.gate.on_tokens = admitted.settle if admitted is not None else None
     # Inline routing fields were stripped from `body`, a stored conversation added: the raw bytes no longer match.
     return await forward(request, runtime, services, exchange, primary, None if inline_routing or rewritten else raw,
