@@ -80,6 +80,8 @@ in
       state_storage = settings.state_storage or null;
       tracing = settings.tracing or null;
       session_cache = (settings.routing or { }).session_cache or null;
+      # The header read timeout is bound into the listeners' connection handler at start.
+      request_headers_timeout = (dubnium.timeouts or { }).request_headers or null;
       dubnium = builtins.intersectAttrs {
         max_body_bytes = null;
         drain_seconds = null;

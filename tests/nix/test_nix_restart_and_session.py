@@ -26,6 +26,8 @@ def test_provider_and_routing_changes_only_reload() -> None:
 def test_listener_and_start_bound_dubnium_settings_restart() -> None:
     assert restart_key(BASE.replace("port = 12000", "port = 12001")) != restart_key(BASE)
     assert restart_key(BASE.replace("drain_seconds = 30", "drain_seconds = 5")) != restart_key(BASE)
+    headers = BASE.replace("timeouts.first_byte = 10;", "timeouts = { first_byte = 10; request_headers = 5; };")
+    assert restart_key(headers) != restart_key(BASE)  # bound into the connection handler at start
     for name in ("state_storage", "tracing"):
         assert restart_key(BASE.replace("dubnium = {", f"{name} = {{ type = \"memory\"; }}; dubnium = {{")) \
             != restart_key(BASE)
