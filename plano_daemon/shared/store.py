@@ -26,14 +26,16 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plano_daemon.config.schema import Config
 from plano_daemon.failover.blocks import Blocks
 from plano_daemon.failover.health import Health
 from plano_daemon.logs import LOG
 from plano_daemon.metrics import Counter, Gauge, Metrics
-from plano_daemon.shared.redis import ERRORS, RedisBackend
+
+if TYPE_CHECKING:
+    from plano_daemon.shared.redis import RedisBackend
 
 BLOCK, COOL, HEAL = "block", "cool", "heal"
 #: How often the subscriber checks its connection (and whether it should stop) when no message comes.
@@ -73,8 +75,15 @@ class SharedState:
         self.settings = settings
         self.instance = uuid.uuid4().hex[:12]
         self._blocks, self._health = blocks, health
-        self._backend = (RedisBackend(settings.url, timeout=settings.timeout, channel=f"{settings.prefix}:events")
-                         if settings.url else None)
+        self._backend: RedisBackend | None = None
+        #: What a failed Redis call raises; without Redis nothing is sent, and redis-py is never imported
+        #: (it costs ~90 ms of start-up and several MB, with the OpenTelemetry it pulls in).
+        self._failures: tuple[type[BaseException], ...] = (OSError, TimeoutError)
+        if settings.url:
+            from plano_daemon.shared.redis import ERRORS, RedisBackend
+
+            self._backend = RedisBackend(settings.url, timeout=settings.timeout, channel=f"{settings.prefix}:events")
+            self._failures = ERRORS
         self.up = self._backend is None
         self.problem: str | None = None
         self._local: dict[str, tuple[int, float]] = {}  # key -> (count, expires at, epoch)
@@ -127,7 +136,7 @@ class SharedState:
                 await self._task
             self._task = None
             if self.up and (self._pending or self._outbox):
-                with contextlib.suppress(*ERRORS):
+                with contextlib.suppress(*self._failures):
                     await self._flush()
         if self._backend is not None:
             await self._backend.close()
@@ -140,7 +149,7 @@ class SharedState:
                 await self._catch_up()
                 self._set_up(True)
                 await self._serve()
-            except ERRORS as exc:
+            except self._failures as exc:
                 self._set_up(False, exc)
             except (ValueError, KeyError, TypeError) as exc:  # a foreign value under our prefix
                 self._set_up(False, exc)
@@ -278,7 +287,7 @@ class SharedState:
         assert self._backend is not None
         try:
             return await self._backend.get(self.pin_key(key))
-        except ERRORS:
+        except self._failures:
             self._errors.labels("get_pin").inc()
             return None
 
@@ -291,7 +300,7 @@ class SharedState:
         assert self._backend is not None
         try:
             await self._backend.set(self.pin_key(key), value, ttl_ms=int(ttl * 1000))
-        except ERRORS:
+        except self._failures:
             self._errors.labels("put_pin").inc()
 
     # --- counters ----------------------------------------------------------------------------------
@@ -320,7 +329,7 @@ class SharedState:
             try:
                 async with asyncio.timeout(self.settings.timeout):  # the lock wait included
                     totals = await self._send_counts(full)
-            except ERRORS:
+            except self._failures:
                 self._errors.labels("read").inc()
             else:
                 now = time.time()  # what this instance counted during the round trip is not in Redis yet
