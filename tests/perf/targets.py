@@ -129,29 +129,25 @@ class Fleet:
         shutil.rmtree(OUT / "state", ignore_errors=True)  # earlier runs' route ledgers (up to 300 MB each)
 
     def upstream(self, *, chunks: int, gap_ms: float = 0.0) -> Target:
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "fake_upstream.py"), "--chunks", str(chunks), "--gap-ms", str(gap_ms)],
-            stdout=subprocess.PIPE, stderr=open(OUT / "upstream.log", "wb"))
-        assert proc.stdout is not None
-        line = proc.stdout.readline().decode()
-        if not line.startswith("PORT "):
-            proc.kill()
-            raise RuntimeError(f"fake upstream did not start: {line!r}")
-        return self._add(Target("direct", proc, int(line.split()[1]), None))
+        return self._announced("direct", [sys.executable, str(HERE / "fake_upstream.py"), "--chunks", str(chunks),
+                                          "--gap-ms", str(gap_ms)], "upstream.log", timed=False)
 
     def floor(self, upstream_port: int, *, python: Path | None = None) -> Target:
         """The bare aiohttp pass-through (`floor_proxy.py`) on the gateway's interpreter, so both run the same
         aiohttp and event loop."""
+        return self._announced(FLOOR, [str(python or self.gateway_python), str(HERE / "floor_proxy.py"),
+                                       "--upstream-port", str(upstream_port)], "floor.log", timed=True)
+
+    def _announced(self, name: str, cmd: list[str], log_name: str, *, timed: bool) -> Target:
+        """A helper process that prints `PORT <n>` once listening; `timed`: record its start → ready."""
         started = time.perf_counter()
-        proc = subprocess.Popen([str(python or self.gateway_python), str(HERE / "floor_proxy.py"),
-                                 "--upstream-port", str(upstream_port)],
-                                stdout=subprocess.PIPE, stderr=open(OUT / "floor.log", "wb"))
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=open(OUT / log_name, "wb"))
         assert proc.stdout is not None
         line = proc.stdout.readline().decode()
         if not line.startswith("PORT "):
             proc.kill()
-            raise RuntimeError(f"aiohttp floor did not start: {line!r}; see {OUT / 'floor.log'}")
-        return self._add(Target(FLOOR, proc, int(line.split()[1]), time.perf_counter() - started))
+            raise RuntimeError(f"{name} did not start: {line!r}; see {OUT / log_name}")
+        return self._add(Target(name, proc, int(line.split()[1]), time.perf_counter() - started if timed else None))
 
     def gateway(self, upstream_port: int, *, log_name: str = "gateway.log", timeout: float = 15.0,
                 extra: dict[str, object] | None = None, args: tuple[str, ...] = (), log: bool = True,
