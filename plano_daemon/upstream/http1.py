@@ -322,8 +322,6 @@ class Connection(asyncio.Protocol):
                 del buf[:end + 2]
                 if self._chunk_state == _TRAILER:
                     if not line:
-                        if buf:
-                            self._keep_alive = False
                         self._finish()
                     continue
                 size = line.split(b";", 1)[0].strip()
@@ -366,7 +364,9 @@ class Connection(asyncio.Protocol):
             if tail:
                 resp._feed(tail)
         resp._end(None)
-        self._buf.clear()
+        if self._buf:  # bytes after the body: the connection cannot be trusted with another request
+            self._keep_alive = False
+            self._buf.clear()
         self.resume()
         if self._keep_alive and not self.closed:
             self._on_idle(self)

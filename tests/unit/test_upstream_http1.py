@@ -234,6 +234,14 @@ async def test_bytes_after_the_body_mean_the_connection_is_not_reused(serve: Ser
     assert upstream.connections == 2
 
 
+async def test_bytes_after_an_empty_body_mean_the_connection_is_not_reused(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(forever([ok(b"") + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra"]))
+    assert await body_of(pool, upstream) == b""
+    assert await body_of(pool, upstream) == b""
+    assert upstream.connections == 2
+
+
 # --- chunked framing ----------------------------------------------------------------------------------------
 
 async def test_chunked_with_extensions_and_trailers(serve: ServeFactory, pool: UpstreamPool) -> None:
