@@ -260,7 +260,8 @@ class Connection(asyncio.Protocol):
         if length is None:
             self._framing, self._keep_alive = _UNTIL_CLOSE, False
             return None
-        if not length.strip().isdigit():
+        length = length.strip()
+        if not (length.isascii() and length.isdigit()):  # str.isdigit alone takes "²", which int() refuses
             return "the response has an invalid Content-Length"
         self._framing, self._remaining = _LENGTH, int(length)
         return None

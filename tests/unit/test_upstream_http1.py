@@ -13,6 +13,7 @@ import asyncio
 import base64
 import gzip
 import hashlib
+import logging
 import socket
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -240,6 +241,16 @@ async def test_bytes_after_an_empty_body_mean_the_connection_is_not_reused(
     assert await body_of(pool, upstream) == b""
     assert await body_of(pool, upstream) == b""
     assert upstream.connections == 2
+
+
+async def test_invalid_content_length_is_a_failure(serve: ServeFactory, pool: UpstreamPool,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    for value in (b"abc", b"-1", b"5, 6", "\u00b2".encode("latin-1")):
+        upstream = await serve(answering([b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\n\r\n12345"]))
+        with caplog.at_level(logging.ERROR):
+            got = await send(pool, upstream)
+        assert is_failure(got, "reset"), (value, got)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 # --- chunked framing ----------------------------------------------------------------------------------------
