@@ -11,6 +11,7 @@ that matters for correctness: a body cut short is `UpstreamBroken`, never a shor
 from __future__ import annotations
 
 import asyncio
+import re
 import zlib
 from collections.abc import Callable
 from typing import Final, cast
@@ -20,6 +21,7 @@ MAX_HEAD: Final = 64 * 1024
 #: Buffered body bytes above which the connection stops reading until the reader catches up.
 HIGH_WATER: Final = 1024 * 1024
 _NO_BODY: Final = frozenset({204, 304})
+_CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 _LENGTH, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2
 _SIZE, _DATA, _DATA_END, _TRAILER = 0, 1, 2, 3
@@ -326,14 +328,10 @@ class Connection(asyncio.Protocol):
                         self._finish()
                     continue
                 size = line.split(b";", 1)[0].strip()
-                try:
-                    self._remaining = int(size, 16)
-                except ValueError:
+                if not _CHUNK_SIZE.fullmatch(size):  # int(size, 16) alone takes "0x5", "+5", "5_0"
                     self._broken("the response's chunked framing is invalid")
                     return
-                if self._remaining < 0:
-                    self._broken("the response's chunked framing is invalid")
-                    return
+                self._remaining = int(size, 16)
                 self._chunk_state = _TRAILER if self._remaining == 0 else _DATA
 
     def _deliver(self, data: bytes) -> None:

@@ -290,6 +290,14 @@ async def test_chunked_without_its_terminating_chunk_then_close_is_a_failure(
         assert is_failure(got, "reset"), (cut, got)
 
 
+async def test_chunked_with_an_invalid_size_is_a_failure(serve: ServeFactory, pool: UpstreamPool) -> None:
+    for size in (b"zz", b"", b"-5", b"0x5", b"+5", b"5_0", b"5 5"):
+        raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\nhello\r\n0\r\n\r\n"
+        upstream = await serve(answering([raw]))
+        got = await body_of(pool, upstream)
+        assert is_failure(got, "reset"), (size, got)
+
+
 async def test_chunk_data_not_followed_by_crlf_is_a_failure(serve: ServeFactory, pool: UpstreamPool) -> None:
     upstream = await serve(answering([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n"]))
     got = await body_of(pool, upstream)
