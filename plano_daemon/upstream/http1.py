@@ -146,7 +146,8 @@ class Connection(asyncio.Protocol):
         self._framing = _LENGTH
         self._remaining = 0
         self._chunk_state = _SIZE
-        self._inflate: zlib._Decompress | None = None
+        self._wbits = 0  # the body's zlib coding (gzip or deflate), 0 for none
+        self._inflate: zlib._Decompress | None = None  # made on the first body byte: an empty body is empty
         self._paused = False
         self.closed = False
 
@@ -247,11 +248,12 @@ class Connection(asyncio.Protocol):
     def _framing_for(self, status: int, headers: Headers) -> str | None:
         encoding = (headers.get("content-encoding") or "identity").strip().lower()
         if encoding in ("gzip", "x-gzip"):
-            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._wbits = 16 + zlib.MAX_WBITS
         elif encoding == "deflate":
-            self._inflate = zlib.decompressobj(zlib.MAX_WBITS)
+            self._wbits = zlib.MAX_WBITS
         else:
-            self._inflate = None  # identity, or one we cannot decode: the bytes go on as they are
+            self._wbits = 0  # identity, or one we cannot decode: the bytes go on as they are
+        self._inflate = None
         if status in _NO_BODY:
             self._framing, self._remaining = _LENGTH, 0
             return None
@@ -338,7 +340,9 @@ class Connection(asyncio.Protocol):
         resp = self._resp
         if resp is None:
             return
-        if self._inflate is not None:
+        if self._wbits:
+            if self._inflate is None:
+                self._inflate = zlib.decompressobj(self._wbits)
             try:
                 data = self._inflate.decompress(data)
             except zlib.error:

@@ -417,6 +417,16 @@ async def test_compressed_bodies_are_decoded(serve: ServeFactory, pool: Upstream
     assert upstream.connections == 1
 
 
+async def test_an_empty_body_with_a_content_encoding_is_empty(serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(answering([b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n"],
+                                     [ok(b"", b"Content-Encoding: gzip")],
+                                     [ok(b"after")]))
+    assert await body_of(pool, upstream) == b""
+    assert await body_of(pool, upstream) == b""
+    assert await body_of(pool, upstream) == b"after"
+    assert upstream.connections == 1
+
+
 async def test_corrupt_or_cut_gzip_is_a_failure(serve: ServeFactory, pool: UpstreamPool) -> None:
     packed = gzip.compress(b"payload " * 100)
     corrupt = packed[:20] + bytes(b ^ 0x55 for b in packed[20:40]) + packed[40:]
