@@ -168,20 +168,15 @@ class Connection(asyncio.Protocol):
         return False  # close the transport: HTTP/1.1 has no half-closed connections
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        aborted, self.closed = self.closed, True  # closed already: we dropped it (a reader, pool.close())
         head, self._head = self._head, None
         if head is not None and not head.done():
             head.set_exception(_bad("the connection closed before a response head"))
-        resp = self._resp
-        if resp is not None:
-            self._resp = None
-            if self._framing == _UNTIL_CLOSE and exc is None:
-                tail = self._inflate.flush() if self._inflate is not None else b""
-                if tail:
-                    resp._feed(tail)
-                resp._end(None)
+        if self._resp is not None:
+            if self._framing == _UNTIL_CLOSE and exc is None and not aborted:
+                self._finish()  # the upstream's close ends the body; a compressed one must be complete too
             else:
-                resp._end(_bad("the connection closed before the end of the body"))
+                self._broken("the connection closed before the end of the body")
         self._on_lost(self)
 
     # The request side.

@@ -438,6 +438,15 @@ async def test_corrupt_or_cut_gzip_is_a_failure(serve: ServeFactory, pool: Upstr
         assert is_failure(got, "reset"), (raw[:60], got)
 
 
+async def test_gzip_cut_short_by_the_close_of_an_until_close_body_is_a_failure(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    packed = gzip.compress(b"payload " * 100)
+    upstream = await serve(answering([b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + packed[:-10]],
+                                     then_close=True))
+    got = await body_of(pool, upstream)
+    assert is_failure(got, "reset"), got
+
+
 async def test_a_response_head_over_64_kib_is_a_failure(serve: ServeFactory, pool: UpstreamPool) -> None:
     big = b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (MAX_HEAD + 10) + b"\r\nContent-Length: 2\r\n\r\nok"
     many = b"HTTP/1.1 200 OK\r\n" + b"X-H: 0123456789abcdef\r\n" * 4000 + b"Content-Length: 2\r\n\r\nok"
@@ -640,3 +649,24 @@ async def test_fetch_gets_a_whole_body_or_none(serve: ServeFactory, pool: Upstre
     cut = await serve(answering([b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"], then_close=True))
     async with asyncio.timeout(LIMIT):
         assert await pool.fetch(cut.url, {}, timeout=2.0) is None
+
+
+async def test_pool_close_aborts_open_connections(serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(answering([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", b"part"]))
+    until_close = await serve(answering([b"HTTP/1.1 200 OK\r\n\r\n", b"part"]))
+    idle = await serve(forever([ok(b"idle")]))
+    assert await body_of(pool, idle) == b"idle"
+    responses = []
+    for server in (upstream, until_close):
+        resp = await send(pool, server)
+        assert isinstance(resp, UpstreamResponse)
+        assert await resp.readany() == b"part"
+        responses.append(resp)
+    await pool.close()
+    for resp in responses:
+        got = await asyncio.wait_for(read_all(resp), LIMIT)
+        assert is_failure(got, "reset"), got  # never a short success
+        resp.release()
+    async with asyncio.timeout(LIMIT):
+        for server in (upstream, until_close, idle):
+            await server.client_left.wait()
