@@ -138,7 +138,7 @@ class UpstreamPool:
                     host, port, ssl=tls, server_hostname=host if tls is not None else None)
         except TimeoutError:
             return TransportFailure("timeout", "connect timed out")
-        except OSError:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
+        except (OSError, UnicodeError):  # refused, unreachable, DNS, TLS (an OSError); a name IDNA refuses
             return TransportFailure("connect", f"cannot connect to {host}:{port}")
         self._open.add(conn)
         return conn

@@ -569,6 +569,13 @@ async def test_connect_refused_names_host_and_port_but_not_credentials(pool: Ups
         assert await pool.fetch(f"http://127.0.0.1:{port}/v1/models", {}, timeout=2.0) is None
 
 
+async def test_a_host_name_idna_refuses_is_a_connect_failure(pool: UpstreamPool) -> None:
+    for host in ("a..b", "-" * 70):  # refused before any DNS query
+        async with asyncio.timeout(LIMIT):
+            got = await pool.send("o", f"http://{host}/v1", {}, b"{}", headers_timeout=3.0)
+        assert is_failure(got, "connect"), (host, got)
+
+
 async def test_cancelled_while_waiting_for_the_head_drops_the_connection(
         serve: ServeFactory, pool: UpstreamPool) -> None:
     async def slow(upstream: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
