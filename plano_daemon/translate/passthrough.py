@@ -4,9 +4,9 @@ the end is checked: a stream that stops before its end event, or holds no event 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from plano_daemon.json_codec import loads
 from plano_daemon.wire.answers import stream_error_message, stream_event_kind
 from plano_daemon.wire.sse import SSEEvent, SSEParser, comment
 from plano_daemon.wire.stream_errors import stream_error_event
@@ -73,7 +73,7 @@ class PassThroughStream:
                 out.append(ev.raw)
                 continue
             try:
-                obj: Any = json.loads(data)
+                obj: Any = loads(data)
             except ValueError:
                 obj = None
             kind = stream_event_kind(self._api, obj)
@@ -98,6 +98,6 @@ def _whole(api: str, ev: SSEEvent) -> bool:
     if data == "[DONE]":
         return True
     try:
-        return stream_event_kind(api, json.loads(data)) is not None
+        return stream_event_kind(api, loads(data)) is not None
     except ValueError:
         return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from plano_daemon.json_codec import loads
 from plano_daemon.translate.passthrough import EMPTY, TRUNCATED
 from plano_daemon.wire.sse import SSEEvent, SSEParser, comment, encode
 from plano_daemon.wire.usage import Usage
@@ -91,7 +92,7 @@ class StreamTranslatorBase:
                 out.append(self._close_done() if self._answered else self.error(EMPTY))
                 continue
             try:
-                obj = json.loads(data)
+                obj = loads(data)
             except ValueError:
                 obj = None
             produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
