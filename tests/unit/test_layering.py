@@ -37,7 +37,8 @@ RANK = {unit: i for i, units in enumerate(LAYERS) for unit in units}
 #: Modules that must import without aiohttp, pydantic or yaml (checked in a fresh interpreter).
 PURE = ("plano_daemon.translate", "plano_daemon.wire", "plano_daemon.catalog", "plano_daemon.failover",
         "plano_daemon.routing.decide", "plano_daemon.routing.embedded", "plano_daemon.routing.affinity",
-        "plano_daemon.routing.conversation", "plano_daemon.policy.budgets")
+        "plano_daemon.routing.conversation", "plano_daemon.policy.budgets", "plano_daemon.policy.eligibility",
+        "plano_daemon.policy.gate", "plano_daemon.policy.ratelimits")
 HEAVY = ("aiohttp", "pydantic", "yaml")
 
 
