@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runtime",),  # one gateway's long-lived parts, built from a config
     ("relay",),
     ("web",),  # aiohttp app, middlewares, handlers, the request path (web/proxy.py)
-    ("server", "simulated"),
+    ("server", "simulated", "route_command"),
     ("demo",),
     ("cli",),
     ("__main__",),
