@@ -14,8 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-
 from plano_daemon.catalog import Channel
 from plano_daemon.logs import LOG
 from plano_daemon.upstream import UpstreamPool
@@ -74,12 +72,12 @@ class ContextWindows:
     async def _fetch(self, channel: Channel, pool: UpstreamPool, base: str) -> dict[str, int]:
         windows: dict[str, int] = {}
         try:
-            async with asyncio.timeout(FETCH_TIMEOUT):
-                async with pool.session(channel.origin).get(
-                        base + "/models", headers=dict(channel.auth_headers)) as resp:
-                    if resp.status == 200:
-                        windows = windows_from_list(json.loads(await resp.read()))
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            got = await pool.fetch(base + "/models", dict(channel.auth_headers), timeout=FETCH_TIMEOUT)
+            if got is None:
+                LOG.debug("no model list from %s: unreachable", base)
+            elif got[0] == 200:
+                windows = windows_from_list(json.loads(got[1]))
+        except ValueError as exc:
             LOG.debug("no model list from %s: %s", base, type(exc).__name__)
         finally:
             self._lists[base] = (self._clock(), windows)

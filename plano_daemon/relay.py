@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
 
 from plano_daemon.catalog import Catalog, Channel
@@ -19,7 +18,7 @@ from plano_daemon.errors import GatewayError, UpstreamFailure
 from plano_daemon.exchange import Exchange
 from plano_daemon.runtime import Services
 from plano_daemon.translate import StreamTranslator, Translation
-from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, TransportKind, read_all
+from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, TransportKind, UpstreamResponse, read_all
 from plano_daemon.wire.answers import answer_problem
 from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.usage import Usage, answer_usage
@@ -69,7 +68,7 @@ def mask(data: bytes, secrets: Iterable[bytes]) -> bytes:
     return data
 
 
-def relay_upstream_error(resp: aiohttp.ClientResponse, data: bytes, exchange: Exchange, translation: Translation | None,
+def relay_upstream_error(resp: UpstreamResponse, data: bytes, exchange: Exchange, translation: Translation | None,
                          secrets: Iterable[bytes]) -> web.Response:
     """Upstream non-2xx: same status; the body as sent, or re-rendered in the client's dialect, with every
     configured secret masked (an upstream may echo the key it rejected)."""
@@ -107,7 +106,7 @@ class Answer:
     usage: Usage
 
 
-async def read_answer(resp: aiohttp.ClientResponse, upstream_api: str, translation: Translation | None,
+async def read_answer(resp: UpstreamResponse, upstream_api: str, translation: Translation | None,
                       by: float) -> Answer | TransportFailure:
     """Read a 2xx body by `by` (the attempt's first-byte limit: for a non-streaming request, the whole
     generation), check it is an answer of `upstream_api` and translate it. Anything else is a failure
@@ -135,7 +134,7 @@ async def read_answer(resp: aiohttp.ClientResponse, upstream_api: str, translati
         return TransportFailure("bad_response", "the answer cannot be translated")
 
 
-async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
+async def stream_head(resp: UpstreamResponse, converter: StreamTranslator,
                       by: float) -> bytes | TransportFailure:
     """Read until the stream's answer has begun (the client's first bytes), by `by`. A stream that ends,
     errs or holds no event of its API before then is a failure the plan can still fail over from."""
@@ -143,7 +142,7 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
     try:
         async with asyncio.timeout_at(by):
             while True:
-                chunk = await resp.content.readany()
+                chunk = await resp.readany()
                 out += converter.feed(chunk) if chunk else converter.finish()
                 if converter.failure is not None:
                     kind: TransportKind = ("upstream_error" if chunk and converter.anomalies == 0
@@ -156,7 +155,7 @@ async def stream_head(resp: aiohttp.ClientResponse, converter: StreamTranslator,
     except TimeoutError:
         return TransportFailure("timeout", "no stream data in time")
     except STREAM_ERRORS as exc:
-        return TransportFailure("reset", type(exc).__name__)
+        return TransportFailure("reset", str(exc))
 
 
 async def relay_json(exchange: Exchange, services: Services, channel: Channel, answer: Answer) -> web.Response:
@@ -172,7 +171,7 @@ async def relay_json(exchange: Exchange, services: Services, channel: Channel, a
 class OpenStream:
     """An upstream stream whose answer has begun (`stream_head`), not yet relayed."""
 
-    resp: aiohttp.ClientResponse
+    resp: UpstreamResponse
     converter: StreamTranslator  # its translator, or the pass-through watcher
     head: bytes  # what the client gets first: read before the answer was chosen
     sent: float  # `time.perf_counter()` when its request was sent: time to first token
@@ -202,7 +201,7 @@ async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStr
         async with asyncio.timeout(None) as guard:
             while True:
                 guard.reschedule(min(loop.time() + idle, exchange.deadline))
-                chunk = await resp.content.readany()
+                chunk = await resp.readany()
                 if not chunk:
                     break
                 data = converter.feed(chunk)
@@ -214,7 +213,7 @@ async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStr
                     await out.write(mask(data, secrets))
     except TimeoutError:
         failure = ("timeout", "the upstream stream stalled or ran past the request deadline")
-    except ConnectionResetError:  # our write to the client failed: it went away (upstream errors are aiohttp's)
+    except ConnectionResetError:  # our write to the client failed: it went away (upstream ones are UpstreamBroken)
         resp.close()
         exchange.client_closed = True
         return out
@@ -222,7 +221,7 @@ async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStr
         resp.close()
         raise
     except STREAM_ERRORS as exc:
-        failure = ("reset", f"the upstream connection failed mid-stream ({type(exc).__name__})")
+        failure = ("reset", f"the upstream connection failed mid-stream ({exc})")
     finally:  # what the upstream spent counts against budgets even when the client left early
         exchange.usage = Usage(converter.usage.input_tokens, converter.usage.output_tokens)
         count_tokens(services, channel, exchange)

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from plano_daemon import tracing
@@ -44,7 +43,7 @@ from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
 from plano_daemon.translate.limits import fit_upstream
 from plano_daemon.translate.system_prompt import merge_system_runs
-from plano_daemon.upstream import TransportFailure, read_all
+from plano_daemon.upstream import TransportFailure, UpstreamResponse, read_all
 from plano_daemon.web.body import read_json_object
 from plano_daemon.web.keys import GATEWAY, LISTENER_TIMEOUT
 from plano_daemon.wire.model_field import with_model
@@ -257,7 +256,7 @@ class _Attempt:
     sent: float
     outcome: Outcome
     seen: Seen
-    resp: aiohttp.ClientResponse | None = None
+    resp: UpstreamResponse | None = None
     error_body: bytes = b""
     stream: OpenStream | None = None  # a stream whose answer has begun
     answer: Answer | None = None  # a non-streaming answer, read, checked and translated
@@ -330,7 +329,7 @@ async def _attempt(request: web.Request, runtime: Runtime, services: Services, e
         raise
 
 
-async def _read_error_body(resp: aiohttp.ClientResponse, deadline: float) -> bytes:
+async def _read_error_body(resp: UpstreamResponse, deadline: float) -> bytes:
     try:
         async with asyncio.timeout_at(deadline):
             data = await read_all(resp)

@@ -11,8 +11,6 @@ import asyncio
 import json
 import time
 
-import aiohttp
-
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.logs import LOG
 from plano_daemon.upstream import UpstreamPool
@@ -59,12 +57,12 @@ class WildcardModels:
             return cached[1]
         ids: list[str] = []
         try:
-            async with asyncio.timeout(FETCH_TIMEOUT):
-                async with pool.session(channel.origin).get(base + "/models",
-                                                            headers=dict(channel.auth_headers)) as resp:
-                    if resp.status == 200:
-                        ids = ids_from_list(json.loads(await resp.read()))
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            got = await pool.fetch(base + "/models", dict(channel.auth_headers), timeout=FETCH_TIMEOUT)
+            if got is None:
+                LOG.debug("no model list from %s: unreachable", base)
+            elif got[0] == 200:
+                ids = ids_from_list(json.loads(got[1]))
+        except ValueError as exc:
             LOG.debug("no model list from %s: %s", base, type(exc).__name__)
         self._cache[base] = (now, ids)
         return ids

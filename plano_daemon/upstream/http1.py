@@ -1,0 +1,401 @@
+"""One keep-alive HTTP/1.1 connection to an upstream, and the response read from it.
+
+Why not aiohttp's client: per request it builds a `ClientRequest`, header multidicts, timers, trace
+hooks and a `ClientResponse`: about 100 µs of CPU on the benchmark machine, more than half of what a
+bare aiohttp pass-through costs in all (docs/perf/README.md). An attempt needs far less: write one
+request, parse one response head, read a body framed by Content-Length, chunked transfer coding or the
+connection's end, and know whether that body ended where its framing says. The last part is the one
+that matters for correctness: a body cut short is `UpstreamBroken`, never a shorter success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Callable
+from typing import Final, cast
+
+#: A response head larger than this is refused (aiohttp's own limit is 8 KiB per line, 32 KiB of headers).
+MAX_HEAD: Final = 64 * 1024
+#: Buffered body bytes above which the connection stops reading until the reader catches up.
+HIGH_WATER: Final = 1024 * 1024
+_NO_BODY: Final = frozenset({204, 304})
+
+_LENGTH, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2
+_SIZE, _DATA, _DATA_END, _TRAILER = 0, 1, 2, 3
+
+
+class UpstreamBroken(Exception):
+    """The upstream's response could not be read to its end: reset, cut short, or not HTTP."""
+
+
+class Headers(dict[str, str]):
+    """Response headers by lower-cased name (repeated headers joined by ", "), looked up in any case."""
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+
+class UpstreamResponse:
+    """A response whose head has arrived; its body is read with `readany`/`read` and then `release`d (the
+    connection goes back to the pool once the body has ended) or `close`d (the connection is dropped)."""
+
+    __slots__ = ("status", "headers", "_conn", "_chunks", "_buffered", "_eof", "_error", "_waiter")
+
+    def __init__(self, status: int, headers: Headers, conn: Connection) -> None:
+        self.status = status
+        self.headers = headers
+        self._conn: Connection | None = conn
+        self._chunks: list[bytes] = []
+        self._buffered = 0
+        self._eof = False
+        self._error: UpstreamBroken | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, aiohttp's default when there is none."""
+        value = self.headers.get("content-type")
+        if not value:
+            return "application/octet-stream"
+        return value.split(";", 1)[0].strip().lower()
+
+    async def readany(self) -> bytes:
+        """What has arrived since the last call, waiting for something; b"" once the body has ended."""
+        while not self._chunks:
+            if self._error is not None:
+                raise self._error
+            if self._eof:
+                return b""
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunks = self._chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._chunks = []
+        if self._buffered >= HIGH_WATER and self._conn is not None:
+            self._conn.resume()
+        self._buffered = 0
+        return data
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        parts: list[bytes] = []
+        while True:
+            data = await self.readany()
+            if not data:
+                return b"".join(parts)
+            parts.append(data)
+
+    def release(self) -> None:
+        """Done with it: a connection whose body has ended is already back in the pool; otherwise dropped."""
+        self.close()
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.abort()
+
+    # Called by the connection.
+    def _feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered >= HIGH_WATER and self._conn is not None:
+            self._conn.pause()
+        self._wake()
+
+    def _end(self, error: UpstreamBroken | None) -> None:
+        self._eof = True
+        self._error = error
+        self._conn = None
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+def _bad(message: str) -> UpstreamBroken:
+    return UpstreamBroken(message)
+
+
+class Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection: at most one request in flight. `on_idle(conn)` is called when a
+    response has ended cleanly on a connection that may be reused; `on_lost(conn)` when it closes."""
+
+    def __init__(self, on_idle: Callable[[Connection], None], on_lost: Callable[[Connection], None]) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.idle_since = 0.0
+        self._on_idle = on_idle
+        self._on_lost = on_lost
+        self._buf = bytearray()
+        self._head: asyncio.Future[UpstreamResponse] | None = None
+        self._resp: UpstreamResponse | None = None
+        self._keep_alive = False
+        self._framing = _LENGTH
+        self._remaining = 0
+        self._chunk_state = _SIZE
+        self._inflate: zlib._Decompress | None = None
+        self._paused = False
+        self.closed = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not its subclasses
+
+    def data_received(self, data: bytes) -> None:
+        if self._resp is not None:
+            self._body(data)
+        elif self._head is not None:
+            self._buf += data
+            self._parse_head()
+        else:  # bytes nobody asked for: the connection is not in a known state any more
+            self.abort()
+
+    def eof_received(self) -> bool:
+        return False  # close the transport: HTTP/1.1 has no half-closed connections
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        head, self._head = self._head, None
+        if head is not None and not head.done():
+            head.set_exception(_bad("the connection closed before a response head"))
+        resp = self._resp
+        if resp is not None:
+            self._resp = None
+            if self._framing == _UNTIL_CLOSE and exc is None:
+                tail = self._inflate.flush() if self._inflate is not None else b""
+                if tail:
+                    resp._feed(tail)
+                resp._end(None)
+            else:
+                resp._end(_bad("the connection closed before the end of the body"))
+        self._on_lost(self)
+
+    # The request side.
+    def start(self, request: list[bytes]) -> asyncio.Future[UpstreamResponse]:
+        """Write one request; the future resolves with the response once its head has arrived."""
+        assert self.transport is not None and self._head is None and self._resp is None
+        self._head = asyncio.get_running_loop().create_future()
+        self.transport.writelines(request)
+        return self._head
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.abort()
+
+    def pause(self) -> None:
+        if not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self._paused and self.transport is not None and not self.closed:
+            self._paused = False
+            self.transport.resume_reading()
+
+    # The response side.
+    def _parse_head(self) -> None:
+        while True:
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buf) > MAX_HEAD:
+                    self._fail_head("the response head is too large")
+                return
+            if end > MAX_HEAD:
+                self._fail_head("the response head is too large")
+                return
+            head = bytes(self._buf[:end])
+            del self._buf[:end + 4]
+            try:
+                status, keep_alive, headers = _parse(head)
+            except ValueError as exc:
+                self._fail_head(str(exc))
+                return
+            if status >= 200:
+                break  # an interim 1xx answer is skipped; the final one follows on the same connection
+        self._keep_alive = keep_alive
+        resp = UpstreamResponse(status, headers, self)
+        framing_error = self._framing_for(status, headers)
+        waiter, self._head = self._head, None
+        if framing_error is not None:
+            self._fail_head(framing_error, waiter)
+            return
+        self._resp = resp
+        if waiter is not None and not waiter.done():
+            waiter.set_result(resp)
+        if self._framing == _LENGTH and self._remaining == 0:
+            self._finish()
+        elif self._buf:
+            data = bytes(self._buf)
+            self._buf.clear()
+            self._body(data)
+
+    def _framing_for(self, status: int, headers: Headers) -> str | None:
+        encoding = (headers.get("content-encoding") or "identity").strip().lower()
+        if encoding in ("gzip", "x-gzip"):
+            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._inflate = zlib.decompressobj(zlib.MAX_WBITS)
+        else:
+            self._inflate = None  # identity, or one we cannot decode: the bytes go on as they are
+        if status in _NO_BODY:
+            self._framing, self._remaining = _LENGTH, 0
+            return None
+        if "chunked" in (headers.get("transfer-encoding") or "").lower():
+            self._framing, self._chunk_state = _CHUNKED, _SIZE
+            return None
+        length = headers.get("content-length")
+        if length is None:
+            self._framing, self._keep_alive = _UNTIL_CLOSE, False
+            return None
+        if not length.strip().isdigit():
+            return "the response has an invalid Content-Length"
+        self._framing, self._remaining = _LENGTH, int(length)
+        return None
+
+    def _fail_head(self, message: str, waiter: asyncio.Future[UpstreamResponse] | None = None) -> None:
+        waiter = waiter or self._head
+        self._head = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(_bad(message))
+        self.abort()
+
+    def _body(self, data: bytes) -> None:
+        if self._framing == _LENGTH:
+            if len(data) < self._remaining:
+                self._remaining -= len(data)
+                self._deliver(data)
+                return
+            take, extra = data[:self._remaining], len(data) - self._remaining
+            self._remaining = 0
+            if take:
+                self._deliver(take)
+            if extra:  # bytes after the body: the connection cannot be trusted with another request
+                self._keep_alive = False
+            self._finish()
+        elif self._framing == _CHUNKED:
+            self._buf += data
+            self._dechunk()
+        else:
+            self._deliver(data)
+
+    def _dechunk(self) -> None:
+        buf = self._buf
+        while self._resp is not None:
+            if self._chunk_state == _DATA:
+                if not buf:
+                    return
+                take = min(self._remaining, len(buf))
+                self._remaining -= take
+                piece = bytes(buf[:take])
+                del buf[:take]
+                self._deliver(piece)
+                if self._remaining == 0:
+                    self._chunk_state = _DATA_END
+            elif self._chunk_state == _DATA_END:
+                if len(buf) < 2:
+                    return
+                if buf[:2] != b"\r\n":
+                    self._broken("the response's chunked framing is invalid")
+                    return
+                del buf[:2]
+                self._chunk_state = _SIZE
+            else:
+                end = buf.find(b"\r\n")
+                if end < 0:
+                    if len(buf) > MAX_HEAD:
+                        self._broken("the response's chunked framing is invalid")
+                    return
+                line = bytes(buf[:end])
+                del buf[:end + 2]
+                if self._chunk_state == _TRAILER:
+                    if not line:
+                        if buf:
+                            self._keep_alive = False
+                        self._finish()
+                    continue
+                size = line.split(b";", 1)[0].strip()
+                try:
+                    self._remaining = int(size, 16)
+                except ValueError:
+                    self._broken("the response's chunked framing is invalid")
+                    return
+                if self._remaining < 0:
+                    self._broken("the response's chunked framing is invalid")
+                    return
+                self._chunk_state = _TRAILER if self._remaining == 0 else _DATA
+
+    def _deliver(self, data: bytes) -> None:
+        resp = self._resp
+        if resp is None:
+            return
+        if self._inflate is not None:
+            try:
+                data = self._inflate.decompress(data)
+            except zlib.error:
+                self._broken("the response body cannot be decompressed")
+                return
+        if data:
+            resp._feed(data)
+
+    def _finish(self) -> None:
+        resp, self._resp = self._resp, None
+        if resp is None:
+            return
+        if self._inflate is not None:
+            try:
+                tail = self._inflate.flush()
+            except zlib.error:
+                tail = b""
+            if not self._inflate.eof:
+                resp._end(_bad("the response body cannot be decompressed"))
+                self.abort()
+                return
+            if tail:
+                resp._feed(tail)
+        resp._end(None)
+        self._buf.clear()
+        self.resume()
+        if self._keep_alive and not self.closed:
+            self._on_idle(self)
+        else:
+            self.abort()
+
+    def _broken(self, message: str) -> None:
+        resp, self._resp = self._resp, None
+        if resp is not None:
+            resp._end(_bad(message))
+        self.abort()
+
+
+def _parse(head: bytes) -> tuple[int, bool, Headers]:
+    """Status, keep-alive and headers of a response head (without its final blank line)."""
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
+        raise ValueError("the upstream did not answer HTTP/1.1")
+    status = int(parts[1])
+    headers = Headers()
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep or not name or name != name.strip():
+            raise ValueError("the response head has an invalid header line")
+        key = name.decode("latin-1").lower()
+        text = value.strip().decode("latin-1")
+        previous = dict.get(headers, key)
+        dict.__setitem__(headers, key, text if previous is None else f"{previous}, {text}")
+    connection = (dict.get(headers, "connection") or "").lower()
+    keep_alive = "keep-alive" in connection if parts[0] == b"HTTP/1.0" else "close" not in connection
+    return status, keep_alive, headers
