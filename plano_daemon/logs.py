@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from typing import Any
+
+from plano_daemon.json_codec import dumps
 
 ACCESS = logging.getLogger("plano_daemon.access")
 LOG = logging.getLogger("plano_daemon")
@@ -48,4 +49,4 @@ def access_line(status: int, fields: dict[str, Any]) -> None:
     level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 or fields.get("error") \
         else logging.INFO
     if ACCESS.isEnabledFor(level):
-        ACCESS.log(level, json.dumps(fields, separators=(",", ":"), default=str))
+        ACCESS.log(level, dumps(fields).decode())

@@ -5,7 +5,6 @@ translated, its end checked), or an upstream error with every configured secret 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from aiohttp import web
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.errors import GatewayError, UpstreamFailure
 from plano_daemon.exchange import Exchange
+from plano_daemon.json_codec import dumps, loads
 from plano_daemon.runtime import Services
 from plano_daemon.translate import StreamTranslator, Translation
 from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, TransportKind, UpstreamResponse, read_all
@@ -84,7 +84,7 @@ def relay_upstream_error(resp: UpstreamResponse, data: bytes, exchange: Exchange
 
 def _upstream_message(data: bytes) -> str | None:
     try:
-        parsed = json.loads(data)
+        parsed = loads(data)
     except ValueError:
         return data[:500].decode("utf-8", errors="replace") or None
     if isinstance(parsed, dict):
@@ -119,7 +119,7 @@ async def read_answer(resp: UpstreamResponse, upstream_api: str, translation: Tr
     if isinstance(data, TransportFailure):
         return data
     try:
-        parsed = json.loads(data)
+        parsed = loads(data)
     except (ValueError, RecursionError):
         return TransportFailure("bad_response", "the answer is not JSON")
     problem = answer_problem(upstream_api, parsed)
@@ -129,7 +129,7 @@ async def read_answer(resp: UpstreamResponse, upstream_api: str, translation: Tr
     if translation is None:
         return Answer(resp.status, data, usage)
     try:
-        return Answer(resp.status, json.dumps(translation.response(parsed)).encode(), usage)
+        return Answer(resp.status, dumps(translation.response(parsed)), usage)
     except (GatewayError, ValueError, TypeError, KeyError, AttributeError):
         return TransportFailure("bad_response", "the answer cannot be translated")
 

@@ -17,6 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "plano_daemon"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
+    ("json_codec",),  # JSON on the hot path (orjson, the standard library where they differ)
     ("errors", "net", "secret", "logs", "metrics", "systemd_notify"),  # foundations: no project imports
     ("wire",),  # API names, wire shapes, SSE framing, error bodies
     ("config", "translate"),  # the config edge (pydantic, yaml); pure translations between APIs
