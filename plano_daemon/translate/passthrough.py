@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-<<<<<<< HEAD
-from plano_daemon.translate.stream_base import EMPTY, SSEStream
-=======
 from plano_daemon.json_codec import loads
->>>>>>> main
+from plano_daemon.translate.stream_base import EMPTY, SSEStream
 from plano_daemon.wire.answers import stream_error_message, stream_event_kind
 from plano_daemon.wire.sse import SSEEvent, comment
 from plano_daemon.wire.stream_errors import stream_error_event
@@ -33,7 +30,6 @@ class PassThroughStream(SSEStream):
     def _error_event(self, message: str) -> bytes:
         return stream_error_event(self._api, message)
 
-<<<<<<< HEAD
     def _on_event(self, ev: SSEEvent) -> bytes:
         if ev.event is None and not ev.data:  # a keep-alive comment: passed on, it keeps the client waiting
             return ev.raw
@@ -44,7 +40,7 @@ class PassThroughStream(SSEStream):
             self._done = True
             return ev.raw
         try:
-            obj: Any = json.loads(data)
+            obj: Any = loads(data)
         except ValueError:
             obj = None
         kind = stream_event_kind(self._api, obj)
@@ -60,43 +56,6 @@ class PassThroughStream(SSEStream):
         else:
             self._answered = True
         return ev.raw
-=======
-    def _relay(self, events: list[SSEEvent]) -> bytes:
-        out: list[bytes] = []
-        for ev in events:
-            if self._done:
-                break
-            if ev.event is None and not ev.data:  # a keep-alive comment: passed on, it keeps the client waiting
-                out.append(ev.raw)
-                continue
-            data = ev.data.strip()
-            if data == "[DONE]" and self._api == "chat":
-                if not self._started:
-                    out.append(self.error(EMPTY))
-                    break
-                self._done = True
-                out.append(ev.raw)
-                continue
-            try:
-                obj: Any = loads(data)
-            except ValueError:
-                obj = None
-            kind = stream_event_kind(self._api, obj)
-            if kind is None:  # not an event of this API: kept visible as a comment, which every SDK ignores
-                self.anomalies += 1
-                out.append(comment(ev.raw))
-                continue
-            note_event_usage(self._api, obj, self.usage)
-            if kind == "error":  # already in the client's dialect: relayed as sent, and the stream failed
-                self._done = True
-                self.failure = stream_error_message(obj)
-            elif kind == "end":
-                self._done = True
-            else:
-                self._started = True
-            out.append(ev.raw)
-        return b"".join(out)
->>>>>>> main
 
 
 def _whole(api: str, ev: SSEEvent) -> bool:

@@ -18,11 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-<<<<<<< HEAD
-=======
 from plano_daemon.json_codec import loads
-from plano_daemon.translate.passthrough import EMPTY, TRUNCATED
->>>>>>> main
 from plano_daemon.wire.sse import SSEEvent, SSEParser, comment, encode
 from plano_daemon.wire.usage import Usage
 
@@ -98,25 +94,7 @@ class SSEStream:
         for ev in events:
             if self._done:
                 break
-<<<<<<< HEAD
             out.append(self._on_event(ev))
-=======
-            data = ev.data.strip()
-            if data == "[DONE]":
-                out.append(self._close_done() if self._answered else self.error(EMPTY))
-                continue
-            try:
-                obj = loads(data)
-            except ValueError:
-                obj = None
-            produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
-            if produced is None:
-                self.anomalies += 1
-                out.append(comment(ev.raw))
-            else:
-                self._answered = self._answered or (bool(produced) and not self._done)
-                out.append(produced)
->>>>>>> main
         return b"".join(out)
 
     def _at_eof(self, events: list[SSEEvent]) -> list[SSEEvent]:
@@ -141,7 +119,7 @@ class StreamTranslatorBase(SSEStream):
         if data == "[DONE]":
             return self._close_done() if self._answered else self.error(EMPTY)
         try:
-            obj = json.loads(data)
+            obj = loads(data)
         except ValueError:
             obj = None
         produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
