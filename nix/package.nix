@@ -32,6 +32,7 @@ python3Packages.buildPythonApplication {
     sdnotify
     prometheus-client
     redis  # the shared state of several instances (plano_daemon/shared)
+    orjson  # JSON on the hot path (plano_daemon/json_codec.py)
     # Not required (the daemon falls back to asyncio's loop), but the measured latency assumes it.
     uvloop
   ];

@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "route":
-        from plano_daemon.routing.offline import route_command
+        from plano_daemon.route_command import route_command
 
         return route_command(args.config, args.prompt, args.env_file, explain=args.explain)
     if args.command == "demo":

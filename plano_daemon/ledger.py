@@ -8,7 +8,6 @@ queues a line; a background flush writes, fsyncs and rotates by size, off the ev
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from plano_daemon.config.schema import LedgerSettings
+from plano_daemon.json_codec import dumps
 from plano_daemon.logs import LOG
 
 FILE_NAME = "route-decisions.jsonl"
@@ -79,10 +79,7 @@ def ledger_path(settings: LedgerSettings, state_dir: Path) -> Path:
 def encode_record(record: Mapping[str, Any]) -> bytes:
     """One JSONL line. Any string is writable: text that UTF-8 cannot hold (a lone surrogate a client sent
     as `\\ud800`) is written as a JSON escape, which every JSON reader turns back into the same string."""
-    try:
-        return (json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str) + "\n").encode()
-    except UnicodeEncodeError:
-        return (json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=str) + "\n").encode()
+    return dumps(record) + b"\n"
 
 
 def repair_tail(path: Path) -> int:

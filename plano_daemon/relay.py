@@ -5,7 +5,6 @@ translated, its end checked), or an upstream error with every configured secret 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,9 +15,17 @@ from aiohttp import web
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.errors import GatewayError, UpstreamFailure
 from plano_daemon.exchange import Exchange
+from plano_daemon.json_codec import dumps, loads
 from plano_daemon.runtime import Services
 from plano_daemon.translate import StreamTranslator, Translation
-from plano_daemon.upstream import STREAM_ERRORS, TransportFailure, TransportKind, UpstreamResponse, read_all
+from plano_daemon.upstream import (
+    STREAM_ERRORS,
+    TransportFailure,
+    TransportKind,
+    UpstreamResponse,
+    UpstreamTimeout,
+    read_all,
+)
 from plano_daemon.wire.answers import answer_problem
 from plano_daemon.wire.errors import error_bytes
 from plano_daemon.wire.usage import Usage, answer_usage
@@ -28,6 +35,7 @@ EVENT_STREAM = "text/event-stream"
 MASK = b"[redacted]"
 #: Shorter configured values are not masked: they would match ordinary text.
 _MIN_SECRET = 6
+_STALLED = "the upstream stream stalled or ran past the request deadline"
 
 
 def upstream_host(channel: Channel) -> str:
@@ -84,7 +92,7 @@ def relay_upstream_error(resp: UpstreamResponse, data: bytes, exchange: Exchange
 
 def _upstream_message(data: bytes) -> str | None:
     try:
-        parsed = json.loads(data)
+        parsed = loads(data)
     except ValueError:
         return data[:500].decode("utf-8", errors="replace") or None
     if isinstance(parsed, dict):
@@ -111,15 +119,12 @@ async def read_answer(resp: UpstreamResponse, upstream_api: str, translation: Tr
     """Read a 2xx body by `by` (the attempt's first-byte limit: for a non-streaming request, the whole
     generation), check it is an answer of `upstream_api` and translate it. Anything else is a failure
     the retry plan can fail over from, since the client has seen nothing yet."""
-    try:
-        async with asyncio.timeout_at(by):
-            data = await read_all(resp)
-    except TimeoutError:
-        return TransportFailure("timeout", "the answer did not arrive in time")
+    resp.limit(by, "the answer did not arrive in time")
+    data = await read_all(resp)
     if isinstance(data, TransportFailure):
         return data
     try:
-        parsed = json.loads(data)
+        parsed = loads(data)
     except (ValueError, RecursionError):
         return TransportFailure("bad_response", "the answer is not JSON")
     problem = answer_problem(upstream_api, parsed)
@@ -129,7 +134,7 @@ async def read_answer(resp: UpstreamResponse, upstream_api: str, translation: Tr
     if translation is None:
         return Answer(resp.status, data, usage)
     try:
-        return Answer(resp.status, json.dumps(translation.response(parsed)).encode(), usage)
+        return Answer(resp.status, dumps(translation.response(parsed)), usage)
     except (GatewayError, ValueError, TypeError, KeyError, AttributeError):
         return TransportFailure("bad_response", "the answer cannot be translated")
 
@@ -139,21 +144,20 @@ async def stream_head(resp: UpstreamResponse, converter: StreamTranslator,
     """Read until the stream's answer has begun (the client's first bytes), by `by`. A stream that ends,
     errs or holds no event of its API before then is a failure the plan can still fail over from."""
     out = b""  # keep-alive comments before the first event go out with it
+    resp.limit(by, "no stream data in time")
     try:
-        async with asyncio.timeout_at(by):
-            while True:
-                chunk = await resp.readany()
-                out += converter.feed(chunk) if chunk else converter.finish()
-                if converter.failure is not None:
-                    kind: TransportKind = ("upstream_error" if chunk and converter.anomalies == 0
-                                           else "bad_response")
-                    return TransportFailure(kind, converter.failure)
-                if converter.started:
-                    return out
-                if converter.anomalies or converter.done:
-                    return TransportFailure("bad_response", "the stream holds no event of its API")
-    except TimeoutError:
-        return TransportFailure("timeout", "no stream data in time")
+        while True:
+            chunk = await resp.readany()
+            out += converter.feed(chunk) if chunk else converter.finish()
+            if converter.failure is not None:
+                kind: TransportKind = "upstream_error" if chunk and converter.anomalies == 0 else "bad_response"
+                return TransportFailure(kind, converter.failure)
+            if converter.started:
+                return out
+            if converter.anomalies or converter.done:
+                return TransportFailure("bad_response", "the stream holds no event of its API")
+    except UpstreamTimeout as exc:
+        return TransportFailure("timeout", str(exc))
     except STREAM_ERRORS as exc:
         return TransportFailure("reset", str(exc))
 
@@ -190,7 +194,6 @@ async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStr
         "Content-Type": stream.content_type, "Cache-Control": "no-cache", **trace_headers(exchange)})
     await out.prepare(request)
     services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - stream.sent)
-    loop = asyncio.get_running_loop()
     failure: tuple[str, str] | None = None
     try:
         await out.write(mask(head, secrets))
@@ -198,9 +201,9 @@ async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStr
             exchange.turn.feed(head)
         if exchange.spans is not None:
             exchange.spans.streamed(exchange.api, head)
-        async with asyncio.timeout(None) as guard:
+        resp.pace(idle, exchange.deadline, _STALLED)
+        async with asyncio.timeout_at(exchange.deadline):  # also bounds a client that stops reading
             while True:
-                guard.reschedule(min(loop.time() + idle, exchange.deadline))
                 chunk = await resp.readany()
                 if not chunk:
                     break
@@ -211,8 +214,8 @@ async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStr
                     if exchange.spans is not None:
                         exchange.spans.streamed(exchange.api, data)
                     await out.write(mask(data, secrets))
-    except TimeoutError:
-        failure = ("timeout", "the upstream stream stalled or ran past the request deadline")
+    except (TimeoutError, UpstreamTimeout):
+        failure = ("timeout", _STALLED)
     except ConnectionResetError:  # our write to the client failed: it went away (upstream ones are UpstreamBroken)
         resp.close()
         exchange.client_closed = True

@@ -54,7 +54,8 @@ class Runtime:
         return self.loaded.config
 
 
-def build_runtime(loaded: LoadedConfig) -> Runtime:
+def build_runtime(loaded: LoadedConfig, *, router_model: bool = True) -> Runtime:
+    """`router_model=False`: routing never calls the configured router model (`plano-daemon route`)."""
     cfg = loaded.config
     catalog = Catalog(cfg)
     profile = loaded.profile
@@ -66,7 +67,8 @@ def build_runtime(loaded: LoadedConfig) -> Runtime:
         catalog=catalog,
         timeouts=Timeouts(first_byte=cfg.dubnium.timeouts.first_byte,
                           stream_idle=cfg.dubnium.timeouts.stream_idle),
-        routing=RoutingEngine(cfg, catalog, key_headers=keys, cost=policy.cost_rank if policy is not None else None),
+        routing=RoutingEngine(cfg, catalog, key_headers=keys, cost=policy.cost_rank if policy is not None else None,
+                              router_model=router_model),
         policy=policy,
         budgets=Budgets(cfg.dubnium.budgets, catalog),
         ratelimits=RateLimits(cfg.ratelimits or [], catalog),

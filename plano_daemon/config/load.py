@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
 from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
-from plano_daemon.config.profile import Profile, load_profile, profile_path
+from plano_daemon.config.profile import load_profile, profile_path
+from plano_daemon.config.profile_values import Profile
 from plano_daemon.config.schema import Config
 from plano_daemon.errors import ConfigError
 from plano_daemon.net import is_loopback

@@ -1,4 +1,4 @@
-"""The user's model-router profile (their `local-first-dev.yaml`) as validated values.
+"""The user's model-router profile (their `local-first-dev.yaml`): read, validated, turned into plain values.
 
 The profile is policy the gateway obeys, not config it owns: privacy classes and the boundaries each
 allows, sources keyed by Plano alias, rules, the fallback reasons, affinity key sources, the ledger.
@@ -7,6 +7,9 @@ Unknown keys are errors with their path, as in the main config, so a typo cannot
 Where it comes from (`profile_path`): `dubnium.policy_profile` in the Plano config, else
 `$MODEL_ROUTER_CONFIG_HOME/profiles/$MODEL_ROUTER_PROFILE.yaml` as the user's shell sets it, else none
 (no profile: no privacy filtering, Plano behaviour).
+
+The pydantic models here are the file's schema only; `parse_profile` returns `profile_values.Profile`, the
+frozen values the policy rules read without loading pydantic or yaml.
 """
 
 from __future__ import annotations
@@ -19,28 +22,22 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from plano_daemon.config import profile_values as values
+from plano_daemon.config.profile_values import BOUNDARIES, Boundary, Effect, exposure
 from plano_daemon.errors import ConfigError
 from plano_daemon.wire.headers import KEY_SOURCE_HEADERS
-
-Boundary = Literal["local", "trusted_cloud", "public_cloud"]
-#: From most to least private: `exposure(b)` orders boundaries by how far data travels.
-BOUNDARIES: tuple[Boundary, ...] = ("local", "trusted_cloud", "public_cloud")
-
-
-def exposure(boundary: str) -> int:
-    return BOUNDARIES.index(boundary)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PrivacyClass(_Strict):
+class _PrivacyClass(_Strict):
     description: str = ""
     allowed_boundaries: Annotated[list[Boundary], Field(min_length=1)]
 
 
-class Source(_Strict):
+class _Source(_Strict):
     id: str
     provider: str = "plano"
     plano_alias: str
@@ -50,7 +47,7 @@ class Source(_Strict):
     context_tokens: Annotated[int, Field(ge=1)] | None = None
 
 
-class When(_Strict):
+class _When(_Strict):
     """Conditions of a rule; all given lists must match (any request value in the list)."""
 
     data_class: list[str] = []
@@ -58,15 +55,15 @@ class When(_Strict):
     task: list[str] = []
 
 
-class Rule(_Strict):
+class _Rule(_Strict):
     id: str
     description: str = ""
-    when: When = When()
-    effect: Literal["require_local", "prefer", "allow"]
+    when: _When = _When()
+    effect: Effect
     parameters: dict[str, list[str]] = {}
 
     @model_validator(mode="after")
-    def _parameters_fit_effect(self) -> Rule:
+    def _parameters_fit_effect(self) -> _Rule:
         if self.effect == "allow":
             bad = [b for b in self.parameters.get("privacy_boundary", []) if b not in BOUNDARIES]
             if bad:
@@ -79,24 +76,24 @@ class Rule(_Strict):
         return self
 
 
-class Fallback(_Strict):
+class _Fallback(_Strict):
     allowed_reasons: list[str] = []
     forbidden_reasons: list[str] = []
 
     @model_validator(mode="after")
-    def _disjoint(self) -> Fallback:
+    def _disjoint(self) -> _Fallback:
         both = sorted(set(self.allowed_reasons) & set(self.forbidden_reasons))
         if both:
             raise ValueError(f"reason {both[0]!r} is both allowed and forbidden")
         return self
 
 
-class Affinity(_Strict):
+class _Affinity(_Strict):
     enabled: bool = True
     key_sources: list[str] = []
 
     @model_validator(mode="after")
-    def _known_sources(self) -> Affinity:
+    def _known_sources(self) -> _Affinity:
         """An unknown key source would silently never match: say so at load time."""
         for i, name in enumerate(self.key_sources):
             if name not in KEY_SOURCE_HEADERS:
@@ -105,27 +102,27 @@ class Affinity(_Strict):
         return self
 
 
-class LedgerRef(_Strict):
+class _LedgerRef(_Strict):
     format: Literal["jsonl"] = "jsonl"
     path: str | None = None
 
 
-class Profile(_Strict):
+class _Profile(_Strict):
     profile: str
     version: str = "0.1.0"
     runtime: dict[str, Any] = {}
     principles: list[str] = []
-    privacy_classes: Annotated[dict[str, PrivacyClass], Field(min_length=1)]
+    privacy_classes: Annotated[dict[str, _PrivacyClass], Field(min_length=1)]
     #: Extension: the class of an unlabelled request; by default the most restrictive class.
     default_privacy_class: str | None = None
-    sources: list[Source] = []
-    rules: list[Rule] = []
-    fallback: Fallback = Fallback()
-    affinity: Affinity = Affinity()
-    ledger: LedgerRef = LedgerRef()
+    sources: list[_Source] = []
+    rules: list[_Rule] = []
+    fallback: _Fallback = _Fallback()
+    affinity: _Affinity = _Affinity()
+    ledger: _LedgerRef = _LedgerRef()
 
     @model_validator(mode="after")
-    def _check_references(self) -> Profile:
+    def _check_references(self) -> _Profile:
         problems: list[str] = []
         if self.default_privacy_class is not None and self.default_privacy_class not in self.privacy_classes:
             problems.append(f"default_privacy_class: {self.default_privacy_class!r} is not a privacy class")
@@ -175,7 +172,7 @@ def profile_path(setting: str | None, environ: Mapping[str, str], *,
     return None
 
 
-def parse_profile(text: str, *, where: str = "<profile>") -> Profile:
+def parse_profile(text: str, *, where: str = "<profile>") -> values.Profile:
     """YAML text → Profile, or a ConfigError whose lines are `where: path: problem`."""
     try:
         raw = yaml.safe_load(text)
@@ -186,18 +183,34 @@ def parse_profile(text: str, *, where: str = "<profile>") -> Profile:
     if not isinstance(raw, dict):
         raise ConfigError([f"{where}: the top level must be a mapping"])
     try:
-        return Profile.model_validate(raw)
+        doc = _Profile.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError([f"{where}: {line}" for line in _problems(exc)]) from None
+    return _values(doc)
 
 
-def load_profile(path: Path) -> Profile:
+def load_profile(path: Path) -> values.Profile:
     """Read and validate the profile file; an unreadable file is a config problem, never ignored."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"policy profile {path}: cannot read ({exc.strerror or exc})"]) from None
     return parse_profile(text, where=f"policy profile {path}")
+
+
+def _values(doc: _Profile) -> values.Profile:
+    """The validated file as the frozen values the policy reads."""
+    return values.Profile(
+        profile=doc.profile,
+        privacy_classes={name: tuple(c.allowed_boundaries) for name, c in doc.privacy_classes.items()},
+        default_class=doc.default_class,
+        sources=tuple(values.Source(s.id, s.provider, s.plano_alias, s.privacy_boundary, s.cost_class)
+                      for s in doc.sources),
+        rules=tuple(values.Rule(r.id, r.effect, values.When(tuple(r.when.data_class), tuple(r.when.privacy_class),
+                                                            tuple(r.when.task)),
+                                {k: tuple(v) for k, v in r.parameters.items()}) for r in doc.rules),
+        fallback=values.Fallback(tuple(doc.fallback.allowed_reasons), tuple(doc.fallback.forbidden_reasons)),
+        affinity=values.Affinity(doc.affinity.enabled, tuple(doc.affinity.key_sources)))
 
 
 def _problems(exc: ValidationError) -> list[str]:

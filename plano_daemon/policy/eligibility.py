@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plano_daemon.catalog import Catalog, Channel
-from plano_daemon.config.profile import BOUNDARIES, Profile, Rule, exposure
+from plano_daemon.config.profile_values import BOUNDARIES, Profile, Rule, exposure
 
 PRIVACY_HEADER = "X-Privacy-Class"
 DATA_HEADER = "X-Data-Class"
@@ -111,7 +111,7 @@ class Policy:
                             task=task if task and _LABEL.match(task) else None, labelled=labelled)
 
     def verdict(self, request: RequestClass) -> Verdict:
-        allowed = set(self.profile.privacy_classes[request.privacy_class].allowed_boundaries)
+        allowed = set(self.profile.privacy_classes[request.privacy_class])
         by_class = frozenset(allowed)
         narrowed: list[str] = []
         preferred: list[str] = []

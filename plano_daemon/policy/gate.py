@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from plano_daemon.catalog import Channel
-from plano_daemon.config.profile import BOUNDARIES
+from plano_daemon.config.profile_values import BOUNDARIES
 from plano_daemon.errors import PolicyDenied
 from plano_daemon.policy.budgets import Budgets, BudgetStore
 from plano_daemon.policy.eligibility import Policy, RequestClass, Verdict

@@ -19,11 +19,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from plano_daemon.catalog import Catalog, Channel
-from plano_daemon.config.schema import Ratelimit
 from plano_daemon.errors import GatewayError
 from plano_daemon.policy.budgets import SharedCounters
+
+if TYPE_CHECKING:
+    from plano_daemon.config.schema import Ratelimit
 
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 WILDCARD = "*"

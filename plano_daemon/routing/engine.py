@@ -1,6 +1,7 @@
 """One routing decision for one request: inline or configured routes → pin → router model → embedded.
 
-Shared by the proxy's `choose` step and the `/routing/v1/*` endpoints, so both decide the same way.
+Shared by the proxy's `choose` step, the `/routing/v1/*` endpoints and `plano-daemon route`, so all three
+decide the same way.
 The router model fails open: on a timeout, an error status or an answer we cannot read, the embedded
 router decides, and the result says which backend did (for the ledger and metrics).
 """
@@ -76,11 +77,13 @@ class RoutingEngine:
                  "route_on_user_only", "embedded", "_resolve")
 
     def __init__(self, config: Config, catalog: Catalog, *, key_headers: tuple[str, ...] = DEFAULT_KEY_HEADERS,
-                 cost: CostRank | None = None) -> None:
+                 cost: CostRank | None = None, router_model: bool = True) -> None:
         """`key_headers`: where a pinning key is read from (empty: no pinning); `cost`: the policy
-        profile's cost order for `prefer: cheapest` (None without a profile: the configured order)."""
+        profile's cost order for `prefer: cheapest` (None without a profile: the configured order);
+        `router_model=False`: the embedded router decides even when a router model is configured (the
+        `route` command: offline, no keys, nothing sent anywhere)."""
         self.routes: tuple[Route, ...] = routes_from_config(config.routing_preferences)
-        name = config.overrides.llm_routing_model
+        name = config.overrides.llm_routing_model if router_model else None
         self.llm_channel: Channel | None = catalog.resolve(name) if name else None
         self.template = load_template(config.routing.router_prompt_file)
         self.context_tokens = config.overrides.orchestrator_model_context_length

@@ -37,12 +37,8 @@ async def ask_router_model(pool: UpstreamPool, channel: Channel, prompt: str, *,
     resp = await pool.send(channel.origin, channel.url(CHAT), headers, body, headers_timeout=timeout)
     if isinstance(resp, TransportFailure):
         return RouterFailure(resp.kind)
-    try:
-        async with asyncio.timeout_at(deadline):
-            data = await read_all(resp)
-    except TimeoutError:
-        resp.close()
-        return RouterFailure("timeout")
+    resp.limit(deadline, "the router model's answer did not arrive in time")
+    data = await read_all(resp)
     resp.release()
     if isinstance(data, TransportFailure):
         return RouterFailure(data.kind)

@@ -1,11 +1,15 @@
-"""What every stream translator shares: SSE bytes in, decoded JSON events to a subclass, SSE bytes out.
+"""What every relayed stream shares: SSE bytes in, whole events one at a time, SSE bytes out, a checked end.
 
-Subclasses implement `_on_json` (one upstream event), `_on_done` (the upstream's `[DONE]`), `_close`
-(the closing events after the upstream's own end event) and `_error_event`. The base guarantees, for any
-chunking of the upstream bytes: events reach the subclass in order and complete; an event that is not
-JSON, or that the subclass does not understand, is forwarded as an SSE comment (visible on the wire,
-ignored by every SDK) and counted in `anomalies`; nothing is emitted after the terminal event. An
-upstream that stops before its end event ([DONE], message_stop) gets an error event, never a made-up
+`SSEStream` holds the state and the skeleton (feed, finish, error, `started`/`done`/`failure`/`usage`/
+`anomalies`); a subclass says what one upstream event becomes (`_on_event`) and how its terminal error
+looks (`_error_event`). The same-API pass-through (translate/passthrough.py) is one; `StreamTranslatorBase`,
+the base of the translators, is the other: it hands decoded JSON events to `_on_json` (one upstream event),
+`_close` (the closing events after the upstream's own end event, `[DONE]`) and `_error_event`.
+
+Guaranteed for any chunking of the upstream bytes: events reach the subclass in order and complete; an
+event that is not JSON, or that the subclass does not understand, is forwarded as an SSE comment (visible
+on the wire, ignored by every SDK) and counted in `anomalies`; nothing is emitted after the terminal event.
+An upstream that stops before its end event ([DONE], message_stop) gets an error event, never a made-up
 normal ending; `failure` then says why (also after an error the upstream sent, or `error()`).
 """
 
@@ -14,9 +18,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from plano_daemon.translate.passthrough import EMPTY, TRUNCATED
+from plano_daemon.json_codec import loads
 from plano_daemon.wire.sse import SSEEvent, SSEParser, comment, encode
 from plano_daemon.wire.usage import Usage
+
+TRUNCATED = "the upstream stream ended before its end event"
+EMPTY = "the upstream stream ended without an answer"
 
 
 def dumps(obj: Any) -> str:
@@ -41,13 +48,14 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-class StreamTranslatorBase:
+class SSEStream:
     """Feed upstream SSE bytes in any chunking; get client SSE bytes back."""
 
     __slots__ = ("_parser", "_done", "_answered", "failure", "usage", "anomalies")
 
-    def __init__(self) -> None:
-        self._parser = SSEParser()
+    def __init__(self, *, comments: bool = False) -> None:
+        """`comments`: keep-alive comments reach `_on_event` too (the pass-through relays them)."""
+        self._parser = SSEParser(comments=comments)
         self._done = False
         self._answered = False
         self.failure: str | None = None
@@ -56,7 +64,7 @@ class StreamTranslatorBase:
 
     @property
     def started(self) -> bool:
-        """True once an upstream event was understood and produced client bytes: an answer has begun."""
+        """True once an answer has begun: an understood event, not the terminal one, produced client bytes."""
         return self._answered
 
     @property
@@ -70,7 +78,7 @@ class StreamTranslatorBase:
     def finish(self) -> bytes:
         """At upstream EOF: any event still buffered; if the upstream never sent its end event, the
         client's terminal error event (a cut stream is a failure, not a short answer)."""
-        out = self._translate(self._parser.flush())
+        out = self._translate(self._at_eof(self._parser.flush()))
         return out + self.error(TRUNCATED if self._answered else EMPTY)
 
     def error(self, message: str) -> bytes:
@@ -86,22 +94,40 @@ class StreamTranslatorBase:
         for ev in events:
             if self._done:
                 break
-            data = ev.data.strip()
-            if data == "[DONE]":
-                out.append(self._close_done() if self._answered else self.error(EMPTY))
-                continue
-            try:
-                obj = json.loads(data)
-            except ValueError:
-                obj = None
-            produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
-            if produced is None:
-                self.anomalies += 1
-                out.append(comment(ev.raw))
-            else:
-                self._answered = self._answered or (bool(produced) and not self._done)
-                out.append(produced)
+            out.append(self._on_event(ev))
         return b"".join(out)
+
+    def _at_eof(self, events: list[SSEEvent]) -> list[SSEEvent]:
+        """The events left in the parser at EOF that still count (by default all of them)."""
+        return events
+
+    def _on_event(self, ev: SSEEvent) -> bytes:
+        """Client bytes for one upstream event (maybe b"")."""
+        raise NotImplementedError
+
+    def _error_event(self, message: str) -> bytes:
+        raise NotImplementedError
+
+
+class StreamTranslatorBase(SSEStream):
+    """A stream translated into another API: JSON events in, the subclass's events out."""
+
+    __slots__ = ()
+
+    def _on_event(self, ev: SSEEvent) -> bytes:
+        data = ev.data.strip()
+        if data == "[DONE]":
+            return self._close_done() if self._answered else self.error(EMPTY)
+        try:
+            obj = loads(data)
+        except ValueError:
+            obj = None
+        produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
+        if produced is None:
+            self.anomalies += 1
+            return comment(ev.raw)
+        self._answered = self._answered or (bool(produced) and not self._done)
+        return produced
 
     def _close_done(self) -> bytes:
         self._done = True
@@ -118,9 +144,6 @@ class StreamTranslatorBase:
         raise NotImplementedError
 
     def _close(self) -> bytes:
-        raise NotImplementedError
-
-    def _error_event(self, message: str) -> bytes:
         raise NotImplementedError
 
 

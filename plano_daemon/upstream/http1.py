@@ -31,6 +31,10 @@ class UpstreamBroken(Exception):
     """The upstream's response could not be read to its end: reset, cut short, or not HTTP."""
 
 
+class UpstreamTimeout(UpstreamBroken):
+    """The response (its head, its body, or the next piece of a stream) did not arrive in time."""
+
+
 class Headers(dict[str, str]):
     """Response headers by lower-cased name (repeated headers joined by ", "), looked up in any case."""
 
@@ -49,6 +53,9 @@ class UpstreamResponse:
     connection goes back to the pool once the body has ended) or `close`d (the connection is dropped)."""
 
     __slots__ = ("status", "headers", "_conn", "_chunks", "_buffered", "_eof", "_error", "_waiter")
+
+    # Timers are one `call_at` handle on the connection, not `asyncio.timeout` contexts: a request path
+    # with three of those spent more CPU on them than on parsing the answer.
 
     def __init__(self, status: int, headers: Headers, conn: Connection) -> None:
         self.status = status
@@ -96,6 +103,17 @@ class UpstreamResponse:
             if not data:
                 return b"".join(parts)
             parts.append(data)
+
+    def limit(self, by: float, message: str) -> None:
+        """The body must have ended by `by` (event-loop time); if not, reading it raises `UpstreamTimeout`."""
+        if self._conn is not None:
+            self._conn.arm(by, message)
+
+    def pace(self, idle: float, by: float, message: str) -> None:
+        """From now on, each piece of the body must follow the last within `idle` seconds, and the body
+        end by `by`; if not, reading it raises `UpstreamTimeout`."""
+        if self._conn is not None:
+            self._conn.arm_idle(idle, by, message)
 
     def release(self) -> None:
         """Done with it: a connection whose body has ended is already back in the pool; otherwise dropped."""
@@ -150,6 +168,12 @@ class Connection(asyncio.Protocol):
         self._inflate: zlib._Decompress | None = None  # made on the first body byte: an empty body is empty
         self._paused = False
         self.closed = False
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timeout_message = ""
+        self._idle = 0.0  # seconds a stream may stay silent (0: no idle limit)
+        self._hard = 0.0  # with `_idle`: the event-loop time by which the body must end
+        self._last = 0.0  # with `_idle`: when the body last received data
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -168,7 +192,12 @@ class Connection(asyncio.Protocol):
         return False  # close the transport: HTTP/1.1 has no half-closed connections
 
     def connection_lost(self, exc: Exception | None) -> None:
+<<<<<<< HEAD
         aborted, self.closed = self.closed, True  # closed already: we dropped it (a reader, pool.close())
+=======
+        self.closed = True
+        self._disarm()
+>>>>>>> main
         head, self._head = self._head, None
         if head is not None and not head.done():
             head.set_exception(_bad("the connection closed before a response head"))
@@ -180,14 +209,56 @@ class Connection(asyncio.Protocol):
         self._on_lost(self)
 
     # The request side.
-    def start(self, request: list[bytes]) -> asyncio.Future[UpstreamResponse]:
-        """Write one request; the future resolves with the response once its head has arrived."""
+    def start(self, request: list[bytes], by: float) -> asyncio.Future[UpstreamResponse]:
+        """Write one request; the future resolves with the response once its head has arrived, or fails
+        with `UpstreamTimeout` if that is not by `by` (event-loop time)."""
         assert self.transport is not None and self._head is None and self._resp is None
-        self._head = asyncio.get_running_loop().create_future()
+        self._head = self._loop.create_future()
+        self.arm(by, "no response head in time")
         self.transport.writelines(request)
         return self._head
 
+    def arm(self, by: float, message: str) -> None:
+        self._disarm()
+        self._idle = 0.0
+        self._timeout_message = message
+        self._timer = self._loop.call_at(by, self._expired)
+
+    def arm_idle(self, idle: float, by: float, message: str) -> None:
+        self._disarm()
+        self._idle, self._hard, self._last = idle, by, self._loop.time()
+        self._timeout_message = message
+        self._timer = self._loop.call_at(min(self._last + idle, by), self._check_idle)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check_idle(self) -> None:
+        """Re-armed lazily: data arriving only notes its time, so a chunk costs no timer operation."""
+        now = self._loop.time()
+        if self._paused:  # the reader is behind, not the upstream
+            self._last = now
+        due = min(self._last + self._idle, self._hard)
+        if now >= due:
+            self._expired()
+        else:
+            self._timer = self._loop.call_at(due, self._check_idle)
+
+    def _expired(self) -> None:
+        self._timer = None
+        error = UpstreamTimeout(self._timeout_message)
+        head, self._head = self._head, None
+        if head is not None and not head.done():
+            head.set_exception(error)
+        resp, self._resp = self._resp, None
+        if resp is not None:
+            resp._end(error)
+        self.abort()
+
     def abort(self) -> None:
+        self._disarm()
         if not self.closed:
             self.closed = True
             if self.transport is not None:
@@ -224,6 +295,7 @@ class Connection(asyncio.Protocol):
             if status >= 200:
                 break  # an interim 1xx answer is skipped; the final one follows on the same connection
         self._keep_alive = keep_alive
+        self._disarm()
         resp = UpstreamResponse(status, headers, self)
         framing_error = self._framing_for(status, headers)
         waiter, self._head = self._head, None
@@ -344,12 +416,15 @@ class Connection(asyncio.Protocol):
                 self._broken("the response body cannot be decompressed")
                 return
         if data:
+            if self._idle:
+                self._last = self._loop.time()
             resp._feed(data)
 
     def _finish(self) -> None:
         resp, self._resp = self._resp, None
         if resp is None:
             return
+        self._disarm()
         if self._inflate is not None:
             try:
                 tail = self._inflate.flush()
@@ -372,6 +447,7 @@ class Connection(asyncio.Protocol):
             self.abort()
 
     def _broken(self, message: str) -> None:
+        self._disarm()
         resp, self._resp = self._resp, None
         if resp is not None:
             resp._end(_bad(message))

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
 
-from plano_daemon.upstream.http1 import Connection, UpstreamBroken, UpstreamResponse
+from plano_daemon.upstream.http1 import Connection, UpstreamBroken, UpstreamResponse, UpstreamTimeout
 
 #: connect/timeout/reset: the transport failed; request: the request could not even be built (a header
 #: value with a newline, credentials in the URL beside an Authorization header); bad_response, truncated,
@@ -76,24 +76,21 @@ class UpstreamPool:
             head = self._encode(target, headers, body, method)
         except ValueError:  # the message could quote the header value (a key): only the kind is kept
             return TransportFailure("request", "the request could not be sent (an invalid header name or value)")
-        conn: Connection | None = None
+        by = asyncio.get_running_loop().time() + headers_timeout
+        conn = self._reuse(target.key)
+        if conn is None:
+            opened = await self._connect(target, headers_timeout)
+            if isinstance(opened, TransportFailure):
+                return opened
+            conn = opened
         try:
-            async with asyncio.timeout(headers_timeout):
-                reused = self._reuse(target.key)
-                opened = reused or await self._connect(target)
-                if isinstance(opened, TransportFailure):
-                    return opened
-                conn = opened
-                return await conn.start([head, body] if body else [head])
-        except TimeoutError:
-            if conn is not None:
-                conn.abort()
-            return TransportFailure("timeout", "no response head in time")
+            return await conn.start([head, body] if body else [head], by)
+        except UpstreamTimeout as exc:
+            return TransportFailure("timeout", str(exc))
         except UpstreamBroken as exc:
             return TransportFailure("reset", str(exc))
         except BaseException:  # cancelled: the connection is mid-request, it cannot be reused
-            if conn is not None:
-                conn.abort()
+            conn.abort()
             raise
 
     async def fetch(self, url: str, headers: Mapping[str, str], *, timeout: float) -> tuple[int, bytes] | None:
@@ -127,18 +124,24 @@ class UpstreamPool:
             conn.abort()
         return None
 
-    async def _connect(self, target: _Target) -> Connection | TransportFailure:
+    async def _connect(self, target: _Target, limit: float) -> Connection | TransportFailure:
         _, host, port = target.key
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if target.tls else None
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with asyncio.timeout(min(self._connect_timeout, limit)):
                 _, conn = await loop.create_connection(
                     partial(Connection, partial(self._park, target.key), partial(self._lost, target.key)),
                     host, port, ssl=tls, server_hostname=host if tls is not None else None)
         except TimeoutError:
+<<<<<<< HEAD
             return TransportFailure("timeout", "connect timed out")
         except (OSError, UnicodeError):  # refused, unreachable, DNS, TLS (an OSError); a name IDNA refuses
+=======
+            return TransportFailure("timeout", "connect timed out" if self._connect_timeout <= limit
+                                    else "no response head in time")
+        except OSError:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
+>>>>>>> main
             return TransportFailure("connect", f"cannot connect to {host}:{port}")
         self._open.add(conn)
         return conn
@@ -216,6 +219,8 @@ async def read_all(resp: UpstreamResponse) -> bytes | TransportFailure:
     """The whole body, or the failure that cut it short (the caller bounds the time)."""
     try:
         return await resp.read()
+    except UpstreamTimeout as exc:
+        return TransportFailure("timeout", str(exc))
     except UpstreamBroken as exc:
         return TransportFailure("reset", str(exc))
 

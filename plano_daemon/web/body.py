@@ -4,13 +4,13 @@ Content-Encoding, a connection cut short) or not a JSON object (nested too deepl
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from plano_daemon.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from plano_daemon.json_codec import loads
 from plano_daemon.web.keys import GATEWAY
 
 
@@ -27,7 +27,7 @@ async def read_json_object(request: web.Request) -> tuple[bytes, dict[str, Any]]
     except RequestPayloadError:
         raise BadRequest("request body could not be read (a broken Content-Encoding or transfer)") from None
     try:
-        body = json.loads(raw)
+        body = loads(raw)
     except RecursionError:
         raise BadRequest("request body is nested too deeply") from None
     except ValueError:

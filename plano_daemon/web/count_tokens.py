@@ -71,12 +71,8 @@ async def _forward(gateway: Gateway, channel: Channel, request: web.Request, raw
         headers_timeout=timeouts.first_byte)
     if isinstance(result, TransportFailure):
         return None
-    try:
-        async with asyncio.timeout(timeouts.first_byte):
-            data = await read_all(result)
-    except TimeoutError:
-        result.close()
-        return None
+    result.limit(asyncio.get_running_loop().time() + timeouts.first_byte, "the count did not arrive in time")
+    data = await read_all(result)
     result.release()
     if isinstance(data, TransportFailure) or result.status == 404 or result.status >= 500:
         return None  # unreachable, or an Anthropic-style upstream without the counting endpoint

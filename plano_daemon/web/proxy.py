@@ -330,11 +330,8 @@ async def _attempt(request: web.Request, runtime: Runtime, services: Services, e
 
 
 async def _read_error_body(resp: UpstreamResponse, deadline: float) -> bytes:
-    try:
-        async with asyncio.timeout_at(deadline):
-            data = await read_all(resp)
-    except TimeoutError:
-        return b""
+    resp.limit(deadline, "the error body did not arrive in time")
+    data = await read_all(resp)
     return data if isinstance(data, bytes) else b""
 
 

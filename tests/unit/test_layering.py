@@ -17,6 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "plano_daemon"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
+    ("json_codec",),  # JSON on the hot path (orjson, the standard library where they differ)
     ("errors", "net", "secret", "logs", "metrics", "systemd_notify"),  # foundations: no project imports
     ("wire",),  # API names, wire shapes, SSE framing, error bodies
     ("config", "translate"),  # the config edge (pydantic, yaml); pure translations between APIs
@@ -27,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runtime",),  # one gateway's long-lived parts, built from a config
     ("relay",),
     ("web",),  # aiohttp app, middlewares, handlers, the request path (web/proxy.py)
-    ("server", "simulated"),
+    ("server", "simulated", "route_command"),
     ("demo",),
     ("cli",),
     ("__main__",),
@@ -37,7 +38,8 @@ RANK = {unit: i for i, units in enumerate(LAYERS) for unit in units}
 #: Modules that must import without aiohttp, pydantic or yaml (checked in a fresh interpreter).
 PURE = ("plano_daemon.translate", "plano_daemon.wire", "plano_daemon.catalog", "plano_daemon.failover",
         "plano_daemon.routing.decide", "plano_daemon.routing.embedded", "plano_daemon.routing.affinity",
-        "plano_daemon.routing.conversation", "plano_daemon.policy.budgets")
+        "plano_daemon.routing.conversation", "plano_daemon.policy.budgets", "plano_daemon.policy.eligibility",
+        "plano_daemon.policy.gate", "plano_daemon.policy.ratelimits")
 HEAVY = ("aiohttp", "pydantic", "yaml")
 
 

@@ -318,6 +318,13 @@ async def test_until_close_body_is_read_whole_and_the_connection_not_reused(
 
 # --- keep-alive ---------------------------------------------------------------------------------------------
 
+async def test_chunked_wins_over_a_content_length(serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(forever([chunked(b"abc", b"def", head_extra=b"Content-Length: 3\r\n")]))
+    assert await body_of(pool, upstream) == b"abcdef"
+    assert await body_of(pool, upstream) == b"abcdef"
+    assert upstream.connections == 1
+
+
 async def test_sequential_requests_reuse_one_connection(serve: ServeFactory, pool: UpstreamPool) -> None:
     upstream = await serve(forever([ok(b"one")]))
     for _ in range(5):
@@ -347,6 +354,22 @@ async def test_a_pooled_connection_the_server_closed_is_replaced(serve: ServeFac
         await upstream.done.wait()
     await asyncio.sleep(0.05)  # the client's loop sees the server's FIN
     assert await body_of(pool, upstream) == b"first"
+    assert upstream.connections == 2
+
+
+async def test_bytes_on_an_idle_connection_retire_it(serve: ServeFactory, pool: UpstreamPool) -> None:
+    async def chatty(upstream: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await upstream.read_request(reader):
+            writer.write(ok(b"first"))
+            await asyncio.sleep(0.02)
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")  # unasked for
+            await upstream.wait_client_left(reader)
+
+    upstream = await serve(chatty)
+    assert await body_of(pool, upstream) == b"first"
+    async with asyncio.timeout(LIMIT):
+        await upstream.client_left.wait()  # the client dropped the connection the 408 arrived on
+    assert await body_of(pool, upstream) == b"first"  # and the next request went to a new one
     assert upstream.connections == 2
 
 
@@ -457,6 +480,27 @@ async def test_a_response_head_over_64_kib_is_a_failure(serve: ServeFactory, poo
         assert is_failure(got, "reset"), got
     upstream = await serve(answering([fine]))
     assert await body_of(pool, upstream) == b"ok"  # 48 KiB of headers is still fine
+
+
+async def test_a_head_that_never_ends_fails_once_over_64_kib_without_waiting_for_the_timeout(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    endless = [b"HTTP/1.1 200 OK\r\n"] + [b"X-H: " + b"a" * 8000 + b"\r\n"] * 10  # and never the blank line
+    upstream = await serve(answering(endless))
+    got = await send(pool, upstream, timeout=30)
+    assert is_failure(got, "reset"), got
+    async with asyncio.timeout(LIMIT):
+        await upstream.client_left.wait()
+
+
+async def test_a_chunk_size_line_that_never_ends_is_a_failure(serve: ServeFactory, pool: UpstreamPool) -> None:
+    endless = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext="] + [b"a" * 8000] * 10
+    upstream = await serve(answering(endless))
+    resp = await send(pool, upstream, timeout=30)
+    assert isinstance(resp, UpstreamResponse)
+    async with asyncio.timeout(LIMIT):
+        got = await read_all(resp)
+    assert is_failure(got, "reset"), got
+    resp.release()
 
 
 async def test_not_http_at_all_is_a_failure(serve: ServeFactory, pool: UpstreamPool) -> None:
