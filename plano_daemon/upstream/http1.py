@@ -192,12 +192,8 @@ class Connection(asyncio.Protocol):
         return False  # close the transport: HTTP/1.1 has no half-closed connections
 
     def connection_lost(self, exc: Exception | None) -> None:
-<<<<<<< HEAD
         aborted, self.closed = self.closed, True  # closed already: we dropped it (a reader, pool.close())
-=======
-        self.closed = True
         self._disarm()
->>>>>>> main
         head, self._head = self._head, None
         if head is not None and not head.done():
             head.set_exception(_bad("the connection closed before a response head"))

@@ -134,14 +134,9 @@ class UpstreamPool:
                     partial(Connection, partial(self._park, target.key), partial(self._lost, target.key)),
                     host, port, ssl=tls, server_hostname=host if tls is not None else None)
         except TimeoutError:
-<<<<<<< HEAD
-            return TransportFailure("timeout", "connect timed out")
-        except (OSError, UnicodeError):  # refused, unreachable, DNS, TLS (an OSError); a name IDNA refuses
-=======
             return TransportFailure("timeout", "connect timed out" if self._connect_timeout <= limit
                                     else "no response head in time")
-        except OSError:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
->>>>>>> main
+        except (OSError, UnicodeError):  # refused, unreachable, DNS, TLS (an OSError); a name IDNA refuses
             return TransportFailure("connect", f"cannot connect to {host}:{port}")
         self._open.add(conn)
         return conn
