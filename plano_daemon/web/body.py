@@ -18,8 +18,11 @@ async def read_json_object(request: web.Request) -> tuple[bytes, dict[str, Any]]
     """The raw bytes (kept for byte-identical forwarding) and the object parsed from them."""
     timeouts = request.app[GATEWAY].runtime.config.dubnium.timeouts
     try:
-        async with asyncio.timeout(timeouts.request_body):
+        if request.content.is_eof():  # already here whole (the usual case): nothing to wait for, no timer
             raw = await request.read()
+        else:
+            async with asyncio.timeout(timeouts.request_body):
+                raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge(f"request body too large: {exc.text} (dubnium.max_body_bytes)") from None
     except TimeoutError:

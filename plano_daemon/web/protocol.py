@@ -40,7 +40,10 @@ class _Connection(RequestHandler):
         super().__init__(manager, **kwargs)
         self._headers_timeout = headers_timeout
         self._on_refused = on_refused
+        #: One timer per connection, re-armed lazily: a request's head only notes when it began
+        #: (`_head_since`), so a keep-alive request costs no timer operation.
         self._headers_timer: asyncio.TimerHandle | None = None
+        self._head_since: float | None = None
         #: The start of the request being received, and of the last one parsed: the path of a request the
         #: parser rejects gives the dialect of its error.
         self._head = b""
@@ -50,35 +53,41 @@ class _Connection(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._arm()
+        self._head_began()
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._disarm()
+        if self._headers_timer is not None:
+            self._headers_timer.cancel()
+            self._headers_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         parsed = self._request_count
         if self._last_payload is None or self._last_payload.is_eof():  # bytes of a request's head
-            if self._headers_timer is None:
-                self._arm()
+            if self._head_since is None:
+                self._head_began()
             if not self._head:
                 self._head = data[:_HEAD_BYTES]
         super().data_received(data)
         if self._request_count != parsed:  # a request's headers are complete (or rejected)
-            self._disarm()
+            self._head_since = None
             self._last_payload = self._messages[-1][1] if self._messages else None
             self._last_head, self._head = self._head, b""
 
-    def _arm(self) -> None:
-        self._headers_timer = self._loop.call_later(self._headers_timeout, self._headers_too_slow)
-
-    def _disarm(self) -> None:
-        if self._headers_timer is not None:
-            self._headers_timer.cancel()
-            self._headers_timer = None
+    def _head_began(self) -> None:
+        self._head_since = self._loop.time()
+        if self._headers_timer is None:
+            self._headers_timer = self._loop.call_at(self._head_since + self._headers_timeout,
+                                                     self._headers_too_slow)
 
     def _headers_too_slow(self) -> None:
         self._headers_timer = None
+        since = self._head_since
+        if since is None:  # no head on its way: the next one arms the timer again
+            return
+        if self._loop.time() < since + self._headers_timeout:  # armed for an earlier head
+            self._headers_timer = self._loop.call_at(since + self._headers_timeout, self._headers_too_slow)
+            return
         transport = self.transport
         if transport is None or self._request_in_progress or self._messages:
             return
