@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gzip
 import hashlib
 import logging
@@ -21,7 +22,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from plano_daemon.upstream import TransportFailure, UpstreamBroken, UpstreamPool, UpstreamResponse, read_all
+from plano_daemon.upstream import (
+    TransportFailure,
+    UpstreamBroken,
+    UpstreamPool,
+    UpstreamResponse,
+    UpstreamTimeout,
+    read_all,
+)
 from plano_daemon.upstream.http1 import HIGH_WATER, MAX_HEAD
 
 pytestmark = pytest.mark.timeout(60)
@@ -658,6 +666,133 @@ async def test_cancelled_while_reading_the_body_then_closed_drops_the_connection
     resp.close()
     async with asyncio.timeout(LIMIT):
         await upstream.client_left.wait()
+
+
+# --- body time limits (UpstreamResponse.limit and .pace) ------------------------------------------------------
+
+def trickle(head: bytes, pieces: Sequence[bytes], gap: float, *, stall: float = 0.0) -> Handler:
+    """One response per connection: the head, then each piece `gap` seconds apart, then `stall` seconds of
+    silence before the end (an empty chunk) when the framing is chunked."""
+
+    async def handler(upstream: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await upstream.read_request(reader):
+            writer.write(head)
+            for piece in pieces:
+                await asyncio.sleep(gap)
+                writer.write(piece)
+            if stall:  # silent, but watching for the client to drop the connection
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(upstream.wait_client_left(reader), stall)
+                if upstream.client_left.is_set():
+                    return
+            writer.write(b"0\r\n\r\n")
+
+    return handler
+
+
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+EVENT = b"%x\r\ndata: {}\n\n\r\n" % len(b"data: {}\n\n")
+
+
+async def read_timed(resp: UpstreamResponse) -> tuple[bytes | TransportFailure, float]:
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with asyncio.timeout(LIMIT):
+        got = await read_all(resp)
+    resp.release()
+    return got, loop.time() - began
+
+
+async def test_limit_cuts_a_stalled_body_as_a_timeout_and_drops_the_connection(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(trickle(SSE_HEAD, [EVENT], 0.0, stall=30))
+    resp = await send(pool, upstream)
+    assert isinstance(resp, UpstreamResponse)
+    resp.limit(asyncio.get_running_loop().time() + 0.2, "the answer did not arrive in time")
+    assert await resp.readany() == b"data: {}\n\n"
+    with pytest.raises(UpstreamTimeout, match="the answer did not arrive in time"):
+        async with asyncio.timeout(LIMIT):
+            await resp.readany()
+    resp.release()
+    async with asyncio.timeout(LIMIT):
+        await upstream.client_left.wait()
+
+
+async def test_a_limit_met_does_not_outlive_its_response(serve: ServeFactory, pool: UpstreamPool) -> None:
+    async def late_second(upstream: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await upstream.read_request(reader)
+        await write_split(writer, [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"first"])
+        await upstream.read_request(reader)
+        await asyncio.sleep(0.3)  # past the first response's limit
+        writer.write(ok(b"second"))
+        await upstream.wait_client_left(reader)
+
+    upstream = await serve(late_second)
+    resp = await send(pool, upstream)
+    assert isinstance(resp, UpstreamResponse)
+    resp.limit(asyncio.get_running_loop().time() + 0.1, "first")
+    assert await read_all(resp) == b"first"
+    resp.release()
+    await asyncio.sleep(0.2)  # the connection idles in the pool past that limit
+    assert await body_of(pool, upstream) == b"second"
+    assert upstream.connections == 1
+
+
+async def test_pace_lets_a_steady_stream_run_past_its_idle_limit_in_total(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(trickle(SSE_HEAD, [EVENT] * 8, 0.05))
+    resp = await send(pool, upstream)
+    assert isinstance(resp, UpstreamResponse)
+    resp.pace(0.25, asyncio.get_running_loop().time() + LIMIT, "stalled")
+    got, took = await read_timed(resp)
+    assert got == b"data: {}\n\n" * 8 and took > 0.3
+
+
+async def test_pace_cuts_a_stream_silent_for_its_idle_limit(serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(trickle(SSE_HEAD, [EVENT] * 3, 0.02, stall=30))
+    resp = await send(pool, upstream)
+    assert isinstance(resp, UpstreamResponse)
+    resp.pace(0.2, asyncio.get_running_loop().time() + LIMIT, "stalled")
+    got, took = await read_timed(resp)
+    assert got == TransportFailure("timeout", "stalled") and 0.2 <= took < 2.0
+    async with asyncio.timeout(LIMIT):
+        await upstream.client_left.wait()
+
+
+async def test_pace_enforces_its_overall_deadline_on_a_stream_that_never_stops(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(trickle(SSE_HEAD, [EVENT] * 200, 0.02))
+    resp = await send(pool, upstream)
+    assert isinstance(resp, UpstreamResponse)
+    resp.pace(0.2, asyncio.get_running_loop().time() + 0.3, "too long")
+    got, took = await read_timed(resp)
+    assert got == TransportFailure("timeout", "too long") and 0.25 <= took < 2.0
+
+
+async def test_pace_does_not_blame_the_upstream_for_a_slow_reader(serve: ServeFactory, pool: UpstreamPool) -> None:
+    body = bytes(range(256)) * (3 * 1024 * 1024 // 256)
+    upstream = await serve(answering([ok(body)]))
+    resp = await send(pool, upstream)
+    assert isinstance(resp, UpstreamResponse)
+    resp.pace(0.1, asyncio.get_running_loop().time() + 20, "stalled")
+    parts: list[bytes] = []
+    async with asyncio.timeout(20):
+        while data := await resp.readany():
+            parts.append(data)
+            await asyncio.sleep(0.3)  # paused far longer than the idle limit: reading is paused, not the upstream
+    resp.release()
+    assert b"".join(parts) == body
+
+
+async def test_a_reused_connection_that_never_answers_times_out_and_is_dropped(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(answering([ok(b"first")]))  # the second request on the connection gets nothing
+    assert await body_of(pool, upstream) == b"first"
+    got = await send(pool, upstream, timeout=0.2)
+    assert got == TransportFailure("timeout", "no response head in time")
+    async with asyncio.timeout(LIMIT):
+        await upstream.client_left.wait()
+    assert upstream.connections == 1
 
 
 # --- flow control, fetch, close -----------------------------------------------------------------------------
