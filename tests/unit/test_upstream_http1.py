@@ -30,6 +30,7 @@ from plano_daemon.upstream import (
     UpstreamTimeout,
     read_all,
 )
+from plano_daemon.upstream import pool as upstream_pool
 from plano_daemon.upstream.http1 import HIGH_WATER, MAX_HEAD
 
 pytestmark = pytest.mark.timeout(60)
@@ -379,6 +380,18 @@ async def test_bytes_on_an_idle_connection_retire_it(serve: ServeFactory, pool: 
         await upstream.client_left.wait()  # the client dropped the connection the 408 arrived on
     assert await body_of(pool, upstream) == b"first"  # and the next request went to a new one
     assert upstream.connections == 2
+
+
+async def test_a_connection_idle_past_keep_idle_is_closed_not_reused(
+        serve: ServeFactory, pool: UpstreamPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(upstream_pool, "KEEP_IDLE", 0.05)
+    upstream = await serve(forever([ok(b"ok")]))
+    assert await body_of(pool, upstream) == b"ok"
+    await asyncio.sleep(0.1)
+    assert await body_of(pool, upstream) == b"ok"
+    assert upstream.connections == 2
+    async with asyncio.timeout(LIMIT):
+        await upstream.done.wait()  # the stale one was closed, not left open
 
 
 async def test_a_close_racing_the_next_send_is_a_value_never_an_exception(
@@ -824,6 +837,23 @@ async def test_a_5_mb_body_read_slowly_arrives_whole_under_flow_control(
         assert max(map(len, parts)) <= HIGH_WATER + 512 * 1024, framing
         if framing == "length":
             upstream = await serve(big)  # a fresh server: the first one answers one request only
+
+
+async def test_a_5_mb_chunked_body_read_slowly_arrives_whole_under_flow_control(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    body = b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(5 * 1024 * 1024 // 32))
+    raw = chunked(*[body[i:i + 40000] for i in range(0, len(body), 40000)])
+    upstream = await serve(answering([raw[i:i + 300000] for i in range(0, len(raw), 300000)]))
+    resp = await send(pool, upstream)
+    assert isinstance(resp, UpstreamResponse)
+    parts: list[bytes] = []
+    async with asyncio.timeout(30):
+        while data := await resp.readany():
+            parts.append(data)
+            await asyncio.sleep(0.02)
+    resp.release()
+    assert b"".join(parts) == body
+    assert max(map(len, parts)) <= HIGH_WATER + 512 * 1024
 
 
 async def test_fetch_gets_a_whole_body_or_none(serve: ServeFactory, pool: UpstreamPool) -> None:
