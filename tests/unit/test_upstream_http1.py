@@ -15,10 +15,15 @@ import contextlib
 import gzip
 import hashlib
 import logging
+import os
+import shutil
 import socket
+import ssl
+import subprocess
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -806,6 +811,58 @@ async def test_a_reused_connection_that_never_answers_times_out_and_is_dropped(
     async with asyncio.timeout(LIMIT):
         await upstream.client_left.wait()
     assert upstream.connections == 1
+
+
+# --- TLS ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a fresh self-signed certificate for `localhost` only, and that certificate."""
+    if shutil.which("openssl") is None:
+        if os.environ.get("CI"):
+            pytest.fail("openssl is missing (.ci/run installs it)")
+        pytest.skip("openssl is missing")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True, timeout=30)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+async def test_tls_verifies_the_certificate_and_its_name(
+        tls_server: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    context, cert = tls_server
+    upstream = Upstream(forever([ok(b"secure")]))
+    upstream.server = await asyncio.start_server(upstream._serve, "127.0.0.1", 0, ssl=context)
+    port = upstream.server.sockets[0].getsockname()[1]
+    try:
+        untrusting = UpstreamPool(connect_timeout=2.0)
+        got = await untrusting.send("o", f"https://localhost:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
+        assert is_failure(got, "connect"), got  # self-signed: not trusted by the system's CAs
+        await untrusting.close()
+
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # how an operator trusts a private CA
+        trusting = UpstreamPool(connect_timeout=2.0)
+        try:
+            got = await trusting.send("o", f"https://127.0.0.1:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
+            assert is_failure(got, "connect"), got  # trusted, but not issued for that name
+            for _ in range(2):
+                resp = await trusting.send("o", f"https://localhost:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
+                assert isinstance(resp, UpstreamResponse)
+                assert await asyncio.wait_for(read_all(resp), LIMIT) == b"secure"
+                resp.release()
+            assert b"Host: localhost:%d" % port in upstream.heads[0]
+            assert upstream.connections == 1  # one kept-alive connection (refused handshakes never got here)
+        finally:
+            await trusting.close()
+    finally:
+        upstream.server.close()
+        for task in upstream.tasks:
+            task.cancel()
+        await asyncio.gather(*upstream.tasks, return_exceptions=True)
+        await upstream.server.wait_closed()
 
 
 # --- flow control, fetch, close -----------------------------------------------------------------------------
