@@ -9,7 +9,7 @@ The access log line and the ledger record are built from it once the request end
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +41,9 @@ class Exchange:
     gate: RequestGate
     #: Event-loop time by which the whole request must be answered.
     deadline: float
+    #: The event loop's clock (`loop.time`; asyncio's is `time.monotonic`), kept with the request:
+    #: `asyncio.get_running_loop()` costs a getpid() system call each time.
+    clock: Callable[[], float] = time.monotonic
     #: `time.perf_counter()` at arrival (loop.time() under uvloop counts whole milliseconds).
     started: float = field(default_factory=time.perf_counter)
     # --- the request, once read

@@ -82,7 +82,7 @@ class UpstreamResponse:
                 raise self._error
             if self._eof:
                 return b""
-            self._waiter = asyncio.get_running_loop().create_future()
+            self._waiter = self._conn.future() if self._conn is not None else asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
             finally:
@@ -213,6 +213,12 @@ class Connection(asyncio.Protocol):
         self.arm(by, "no response head in time")
         self.transport.writelines(request)
         return self._head
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def future(self) -> asyncio.Future[None]:
+        return self._loop.create_future()
 
     def arm(self, by: float, message: str) -> None:
         self._disarm()

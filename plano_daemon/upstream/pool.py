@@ -76,13 +76,15 @@ class UpstreamPool:
             head = self._encode(target, headers, body, method)
         except ValueError:  # the message could quote the header value (a key): only the kind is kept
             return TransportFailure("request", "the request could not be sent (an invalid header name or value)")
-        by = asyncio.get_running_loop().time() + headers_timeout
         conn = self._reuse(target.key)
         if conn is None:
+            by = asyncio.get_running_loop().time() + headers_timeout
             opened = await self._connect(target, headers_timeout)
             if isinstance(opened, TransportFailure):
                 return opened
             conn = opened
+        else:  # the connection's loop: asyncio.get_running_loop() is a getpid() system call per use
+            by = conn.now() + headers_timeout
         try:
             return await conn.start([head, body] if body else [head], by)
         except UpstreamTimeout as exc:

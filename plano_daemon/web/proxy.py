@@ -66,7 +66,7 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
     gate = RequestGate(policy=runtime.policy, budgets=runtime.budgets, store=services.budgets, headers=request.headers,
                        on_usage=lambda target, kind, total: usage.labels(target, kind).set(total))
     exchange = Exchange(api=api, trace=trace_from_headers(request.headers), gate=gate,
-                        deadline=loop.time() + request.app[LISTENER_TIMEOUT])
+                        deadline=loop.time() + request.app[LISTENER_TIMEOUT], clock=loop.time)
     if services.tracing is not None:
         exchange.spans = services.tracing.start(request.headers, exchange.trace, api=api, method=request.method,
                                                 path=request.path)
@@ -198,11 +198,11 @@ async def choose(request: web.Request, runtime: Runtime, services: Services, exc
 async def forward(request: web.Request, runtime: Runtime, services: Services, exchange: Exchange, primary: Channel,
                   raw: bytes | None, body: dict[str, Any]) -> web.StreamResponse:
     """Attempts as the retry plan decides (failover/), then relay the answer or the exhaustion error."""
-    loop = asyncio.get_running_loop()
+    clock = exchange.clock
     metrics = services.metrics
     plan = Plan(primary, policy=policy_for(primary, runtime.config.dubnium.default_retry_policy),
                 channels=runtime.catalog.channels, resolve=runtime.catalog.resolve, blocks=services.blocks,
-                health=services.health, clock=loop.time, rng=random.random, eligible=exchange.gate.allows,
+                health=services.health, clock=clock, rng=random.random, eligible=exchange.gate.allows,
                 permitted=exchange.gate.permitted)
     exchange.plan = plan
     channel = plan.start()
@@ -220,7 +220,7 @@ async def forward(request: web.Request, runtime: Runtime, services: Services, ex
             break
         attempt.discard()
         (metrics.retries if step.retry else metrics.failovers).labels(step.reason).inc()
-        if loop.time() + step.delay >= exchange.deadline:
+        if clock() + step.delay >= exchange.deadline:
             step = Stop("deadline", exhausted=True)
             break
         await asyncio.sleep(step.delay)
@@ -284,8 +284,7 @@ async def _attempt(request: web.Request, runtime: Runtime, services: Services, e
                          window=await services.windows.window(channel, services.pool))
         payload = json.dumps(translated).encode()
     headers = upstream_headers(channel, request.headers, exchange.trace, same_api=translation is None)
-    loop = asyncio.get_running_loop()
-    now = loop.time()
+    now = exchange.clock()
     sent = time.perf_counter()  # durations: loop.time() under uvloop counts whole milliseconds
     first_byte_by = min(now + runtime.timeouts.first_byte, exchange.deadline)
     result = await services.pool.send(channel.origin, channel.url(upstream_api), headers, payload,

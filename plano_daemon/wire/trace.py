@@ -1,8 +1,11 @@
-"""W3C trace context: the incoming `traceparent` gives our trace id; we propagate a child upstream."""
+"""W3C trace context: the incoming `traceparent` gives our trace id; we propagate a child upstream.
+
+Fresh ids come from `random`, not `os.urandom`: they must be unique, not secret (W3C trace context), and
+`os.urandom` is a system call per id, two per request."""
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ class Trace:
 
     def outgoing(self) -> str:
         """A traceparent for the upstream call: same trace, the attempt's span id (or a fresh one)."""
-        return f"00-{self.trace_id}-{self.span_id or os.urandom(8).hex()}-{self.flags}"
+        return f"00-{self.trace_id}-{self.span_id or f'{random.getrandbits(64):016x}'}-{self.flags}"
 
 
 def trace_from_headers(headers: Mapping[str, str]) -> Trace:
@@ -28,4 +31,4 @@ def trace_from_headers(headers: Mapping[str, str]) -> Trace:
         m = _TRACEPARENT.match(value.strip().lower())
         if m and m.group(2) != "0" * 32 and m.group(3) != "0" * 16 and m.group(1) != "ff":
             return Trace(trace_id=m.group(2), flags=m.group(4))
-    return Trace(trace_id=os.urandom(16).hex())
+    return Trace(trace_id=f"{random.getrandbits(128):032x}")
