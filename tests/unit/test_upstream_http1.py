@@ -922,12 +922,21 @@ async def test_fetch_gets_a_whole_body_or_none(serve: ServeFactory, pool: Upstre
     cut = await serve(answering([b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"], then_close=True))
     async with asyncio.timeout(LIMIT):
         assert await pool.fetch(cut.url, {}, timeout=2.0) is None
+    stalled = await serve(answering([b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort"]))
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    async with asyncio.timeout(LIMIT):
+        assert await pool.fetch(stalled.url, {}, timeout=0.2) is None
+    assert loop.time() - began < 2.0
+    async with asyncio.timeout(LIMIT):
+        await stalled.client_left.wait()
 
 
 async def test_pool_close_aborts_open_connections(serve: ServeFactory, pool: UpstreamPool) -> None:
     upstream = await serve(answering([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", b"part"]))
     until_close = await serve(answering([b"HTTP/1.1 200 OK\r\n\r\n", b"part"]))
     idle = await serve(forever([ok(b"idle")]))
+    silent = await serve(answering([b""]))  # reads the request, never answers
     assert await body_of(pool, idle) == b"idle"
     responses = []
     for server in (upstream, until_close):
@@ -935,11 +944,29 @@ async def test_pool_close_aborts_open_connections(serve: ServeFactory, pool: Ups
         assert isinstance(resp, UpstreamResponse)
         assert await resp.readany() == b"part"
         responses.append(resp)
+    waiting = asyncio.create_task(send(pool, silent))
+    async with asyncio.timeout(LIMIT):
+        await silent.requested.wait()
     await pool.close()
     for resp in responses:
         got = await asyncio.wait_for(read_all(resp), LIMIT)
         assert is_failure(got, "reset"), got  # never a short success
         resp.release()
+    assert is_failure(await asyncio.wait_for(waiting, LIMIT), "reset")
     async with asyncio.timeout(LIMIT):
-        for server in (upstream, until_close, idle):
+        for server in (upstream, until_close, idle, silent):
             await server.client_left.wait()
+
+
+async def test_releasing_an_ended_response_leaves_its_reused_connection_alone(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    upstream = await serve(answering([ok(b"first")], [b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n", b"second"]))
+    first = await send(pool, upstream)
+    assert isinstance(first, UpstreamResponse)
+    assert await read_all(first) == b"first"  # ended: its connection went back to the pool
+    second = await send(pool, upstream)  # on that same connection
+    assert isinstance(second, UpstreamResponse)
+    first.release()  # late, as a caller's `finally` would
+    assert await asyncio.wait_for(read_all(second), LIMIT) == b"second"
+    second.release()
+    assert upstream.connections == 1
