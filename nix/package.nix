@@ -3,6 +3,7 @@
   lib,
   python3Packages,
   postgresql,
+  openssl,
 }:
 let
   pyproject = builtins.fromTOML (builtins.readFile ../pyproject.toml);
@@ -63,6 +64,8 @@ python3Packages.buildPythonApplication {
     opentelemetry-proto
     grpcio
     postgresql
+    # the upstream client's TLS test makes a self-signed certificate with the openssl command
+    openssl
   ];
 
   # tests/nix needs nix-instantiate and systemd-analyze, which the build sandbox lacks; CI runs it

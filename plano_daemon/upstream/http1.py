@@ -11,6 +11,7 @@ that matters for correctness: a body cut short is `UpstreamBroken`, never a shor
 from __future__ import annotations
 
 import asyncio
+import re
 import zlib
 from collections.abc import Callable
 from typing import Final, cast
@@ -20,6 +21,7 @@ MAX_HEAD: Final = 64 * 1024
 #: Buffered body bytes above which the connection stops reading until the reader catches up.
 HIGH_WATER: Final = 1024 * 1024
 _NO_BODY: Final = frozenset({204, 304})
+_CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 _LENGTH, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2
 _SIZE, _DATA, _DATA_END, _TRAILER = 0, 1, 2, 3
@@ -162,7 +164,8 @@ class Connection(asyncio.Protocol):
         self._framing = _LENGTH
         self._remaining = 0
         self._chunk_state = _SIZE
-        self._inflate: zlib._Decompress | None = None
+        self._wbits = 0  # the body's zlib coding (gzip or deflate), 0 for none
+        self._inflate: zlib._Decompress | None = None  # made on the first body byte: an empty body is empty
         self._paused = False
         self.closed = False
         self._loop = asyncio.get_running_loop()
@@ -189,21 +192,16 @@ class Connection(asyncio.Protocol):
         return False  # close the transport: HTTP/1.1 has no half-closed connections
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        aborted, self.closed = self.closed, True  # closed already: we dropped it (a reader, pool.close())
         self._disarm()
         head, self._head = self._head, None
         if head is not None and not head.done():
             head.set_exception(_bad("the connection closed before a response head"))
-        resp = self._resp
-        if resp is not None:
-            self._resp = None
-            if self._framing == _UNTIL_CLOSE and exc is None:
-                tail = self._inflate.flush() if self._inflate is not None else b""
-                if tail:
-                    resp._feed(tail)
-                resp._end(None)
+        if self._resp is not None:
+            if self._framing == _UNTIL_CLOSE and exc is None and not aborted:
+                self._finish()  # the upstream's close ends the body; a compressed one must be complete too
             else:
-                resp._end(_bad("the connection closed before the end of the body"))
+                self._broken("the connection closed before the end of the body")
         self._on_lost(self)
 
     # The request side.
@@ -319,11 +317,12 @@ class Connection(asyncio.Protocol):
     def _framing_for(self, status: int, headers: Headers) -> str | None:
         encoding = (headers.get("content-encoding") or "identity").strip().lower()
         if encoding in ("gzip", "x-gzip"):
-            self._inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self._wbits = 16 + zlib.MAX_WBITS
         elif encoding == "deflate":
-            self._inflate = zlib.decompressobj(zlib.MAX_WBITS)
+            self._wbits = zlib.MAX_WBITS
         else:
-            self._inflate = None  # identity, or one we cannot decode: the bytes go on as they are
+            self._wbits = 0  # identity, or one we cannot decode: the bytes go on as they are
+        self._inflate = None
         if status in _NO_BODY:
             self._framing, self._remaining = _LENGTH, 0
             return None
@@ -334,7 +333,8 @@ class Connection(asyncio.Protocol):
         if length is None:
             self._framing, self._keep_alive = _UNTIL_CLOSE, False
             return None
-        if not length.strip().isdigit():
+        length = length.strip()
+        if not (length.isascii() and length.isdigit()):  # str.isdigit alone takes "²", which int() refuses
             return "the response has an invalid Content-Length"
         self._framing, self._remaining = _LENGTH, int(length)
         return None
@@ -396,26 +396,22 @@ class Connection(asyncio.Protocol):
                 del buf[:end + 2]
                 if self._chunk_state == _TRAILER:
                     if not line:
-                        if buf:
-                            self._keep_alive = False
                         self._finish()
                     continue
                 size = line.split(b";", 1)[0].strip()
-                try:
-                    self._remaining = int(size, 16)
-                except ValueError:
+                if not _CHUNK_SIZE.fullmatch(size):  # int(size, 16) alone takes "0x5", "+5", "5_0"
                     self._broken("the response's chunked framing is invalid")
                     return
-                if self._remaining < 0:
-                    self._broken("the response's chunked framing is invalid")
-                    return
+                self._remaining = int(size, 16)
                 self._chunk_state = _TRAILER if self._remaining == 0 else _DATA
 
     def _deliver(self, data: bytes) -> None:
         resp = self._resp
         if resp is None:
             return
-        if self._inflate is not None:
+        if self._wbits:
+            if self._inflate is None:
+                self._inflate = zlib.decompressobj(self._wbits)
             try:
                 data = self._inflate.decompress(data)
             except zlib.error:
@@ -443,7 +439,9 @@ class Connection(asyncio.Protocol):
             if tail:
                 resp._feed(tail)
         resp._end(None)
-        self._buf.clear()
+        if self._buf:  # bytes after the body: the connection cannot be trusted with another request
+            self._keep_alive = False
+            self._buf.clear()
         self.resume()
         if self._keep_alive and not self.closed:
             self._on_idle(self)

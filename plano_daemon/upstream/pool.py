@@ -138,7 +138,7 @@ class UpstreamPool:
         except TimeoutError:
             return TransportFailure("timeout", "connect timed out" if self._connect_timeout <= limit
                                     else "no response head in time")
-        except OSError:  # refused, unreachable, DNS, TLS (ssl.SSLError is an OSError)
+        except (OSError, UnicodeError):  # refused, unreachable, DNS, TLS (an OSError); a name IDNA refuses
             return TransportFailure("connect", f"cannot connect to {host}:{port}")
         self._open.add(conn)
         return conn
