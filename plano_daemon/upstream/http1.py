@@ -22,6 +22,7 @@ MAX_HEAD: Final = 64 * 1024
 HIGH_WATER: Final = 1024 * 1024
 _NO_BODY: Final = frozenset({204, 304})
 _CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_BAD_CHUNKS: Final = "the response's chunked framing is invalid"
 
 _LENGTH, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2
 _SIZE, _DATA, _DATA_END, _TRAILER = 0, 1, 2, 3
@@ -360,50 +361,68 @@ class Connection(asyncio.Protocol):
                 self._keep_alive = False
             self._finish()
         elif self._framing == _CHUNKED:
-            self._buf += data
-            self._dechunk()
+            self._dechunk(data)
         else:
             self._deliver(data)
 
-    def _dechunk(self) -> None:
-        buf = self._buf
-        while self._resp is not None:
-            if self._chunk_state == _DATA:
-                if not buf:
-                    return
-                take = min(self._remaining, len(buf))
-                self._remaining -= take
-                piece = bytes(buf[:take])
-                del buf[:take]
-                self._deliver(piece)
-                if self._remaining == 0:
-                    self._chunk_state = _DATA_END
-            elif self._chunk_state == _DATA_END:
-                if len(buf) < 2:
-                    return
-                if buf[:2] != b"\r\n":
-                    self._broken("the response's chunked framing is invalid")
-                    return
-                del buf[:2]
-                self._chunk_state = _SIZE
-            else:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > MAX_HEAD:
-                        self._broken("the response's chunked framing is invalid")
-                    return
-                line = bytes(buf[:end])
-                del buf[:end + 2]
-                if self._chunk_state == _TRAILER:
+    def _dechunk(self, data: bytes) -> None:
+        """Decode what has arrived of a chunked body in one pass; its pieces reach the reader together
+        (one wake-up per read from the socket, not one per chunk)."""
+        if self._buf:  # a size line or CRLF cut by the previous read
+            data = bytes(self._buf) + data
+            self._buf.clear()
+        pos, size_of = 0, len(data)
+        state, remaining = self._chunk_state, self._remaining
+        pieces: list[bytes] = []
+        problem: str | None = None
+        ended = False
+        while True:
+            if state == _DATA:
+                take = min(remaining, size_of - pos)
+                if not take:
+                    break
+                pieces.append(data[pos:pos + take])
+                pos += take
+                remaining -= take
+                if remaining:
+                    break
+                state = _DATA_END
+            elif state == _DATA_END:
+                if size_of - pos < 2:
+                    break
+                if data[pos:pos + 2] != b"\r\n":
+                    problem = _BAD_CHUNKS
+                    break
+                pos += 2
+                state = _SIZE
+            else:  # a chunk-size line, or a trailer line after the last chunk
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    if size_of - pos > MAX_HEAD:
+                        problem = _BAD_CHUNKS
+                    break
+                line = data[pos:eol]
+                pos = eol + 2
+                if state == _TRAILER:
                     if not line:
-                        self._finish()
+                        ended = True
+                        break
                     continue
                 size = line.split(b";", 1)[0].strip()
                 if not _CHUNK_SIZE.fullmatch(size):  # int(size, 16) alone takes "0x5", "+5", "5_0"
-                    self._broken("the response's chunked framing is invalid")
-                    return
-                self._remaining = int(size, 16)
-                self._chunk_state = _TRAILER if self._remaining == 0 else _DATA
+                    problem = _BAD_CHUNKS
+                    break
+                remaining = int(size, 16)
+                state = _TRAILER if remaining == 0 else _DATA
+        self._chunk_state, self._remaining = state, remaining
+        if pieces:
+            self._deliver(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        if problem is not None:
+            self._broken(problem)
+        elif ended:
+            self._finish()
+        elif pos < size_of and self._resp is not None:
+            self._buf += data[pos:]
 
     def _deliver(self, data: bytes) -> None:
         resp = self._resp
