@@ -23,6 +23,9 @@ HIGH_WATER: Final = 1024 * 1024
 _NO_BODY: Final = frozenset({204, 304})
 _CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _BAD_CHUNKS: Final = "the response's chunked framing is invalid"
+#: A chunk-size line as `_CHUNK_SIZE` and the dechunker's general path accept it (extensions after `;`,
+#: spaces around the size).
+_WHOLE_CHUNK_HEAD: Final = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
 
 _LENGTH, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2
 _SIZE, _DATA, _DATA_END, _TRAILER = 0, 1, 2, 3
@@ -376,7 +379,19 @@ class Connection(asyncio.Protocol):
         pieces: list[bytes] = []
         problem: str | None = None
         ended = False
-        while True:
+        if state == _SIZE:  # whole chunks, the usual case: one regex match each
+            match = _WHOLE_CHUNK_HEAD.match
+            while (head := match(data, pos)) is not None:
+                start = head.end()
+                end = start + int(head.group(1), 16)
+                if end == start or end + 2 > size_of:
+                    break  # the last chunk, or one not all here: the general path below takes it
+                if data[end:end + 2] != b"\r\n":
+                    problem = _BAD_CHUNKS
+                    break
+                pieces.append(data[start:end])
+                pos = end + 2
+        while problem is None:
             if state == _DATA:
                 take = min(remaining, size_of - pos)
                 if not take:
