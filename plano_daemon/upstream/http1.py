@@ -21,6 +21,8 @@ MAX_HEAD: Final = 64 * 1024
 #: Buffered body bytes above which the connection stops reading until the reader catches up.
 HIGH_WATER: Final = 1024 * 1024
 _NO_BODY: Final = frozenset({204, 304})
+#: What `bytes.strip()` strips: ASCII whitespace only (`str.strip()` would also take "\xa0" and "\x85").
+_WS: Final = " \t\n\r\x0b\x0c"
 _CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _BAD_CHUNKS: Final = "the response's chunked framing is invalid"
 #: A chunk-size line as `_CHUNK_SIZE` and the dechunker's general path accept it (extensions after `;`,
@@ -319,7 +321,8 @@ class Connection(asyncio.Protocol):
             self._body(data)
 
     def _framing_for(self, status: int, headers: Headers) -> str | None:
-        encoding = (headers.get("content-encoding") or "identity").strip().lower()
+        found = dict.get  # the names are stored lower-cased: no need for Headers.get's own lowering
+        encoding = (found(headers, "content-encoding") or "identity").strip().lower()
         if encoding in ("gzip", "x-gzip"):
             self._wbits = 16 + zlib.MAX_WBITS
         elif encoding == "deflate":
@@ -330,10 +333,10 @@ class Connection(asyncio.Protocol):
         if status in _NO_BODY:
             self._framing, self._remaining = _LENGTH, 0
             return None
-        if "chunked" in (headers.get("transfer-encoding") or "").lower():
+        if "chunked" in (found(headers, "transfer-encoding") or "").lower():
             self._framing, self._chunk_state = _CHUNKED, _SIZE
             return None
-        length = headers.get("content-length")
+        length = found(headers, "content-length")
         if length is None:
             self._framing, self._keep_alive = _UNTIL_CLOSE, False
             return None
@@ -492,20 +495,20 @@ class Connection(asyncio.Protocol):
 
 def _parse(head: bytes) -> tuple[int, bool, Headers]:
     """Status, keep-alive and headers of a response head (without its final blank line)."""
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
+    lines = head.decode("latin-1").split("\r\n")  # decoded once: every byte is a latin-1 character
+    parts = lines[0].split(" ", 2)
+    code = parts[1] if len(parts) > 1 else ""
+    if not parts[0].startswith("HTTP/1.") or len(code) != 3 or not (code.isascii() and code.isdigit()):
         raise ValueError("the upstream did not answer HTTP/1.1")
-    status = int(parts[1])
     headers = Headers()
     for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name != name.strip():
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip(_WS):
             raise ValueError("the response head has an invalid header line")
-        key = name.decode("latin-1").lower()
-        text = value.strip().decode("latin-1")
+        key = name.lower()
+        text = value.strip(_WS)
         previous = dict.get(headers, key)
         dict.__setitem__(headers, key, text if previous is None else f"{previous}, {text}")
     connection = (dict.get(headers, "connection") or "").lower()
-    keep_alive = "keep-alive" in connection if parts[0] == b"HTTP/1.0" else "close" not in connection
-    return status, keep_alive, headers
+    keep_alive = "keep-alive" in connection if parts[0] == "HTTP/1.0" else "close" not in connection
+    return int(code), keep_alive, headers
