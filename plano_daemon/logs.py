@@ -6,12 +6,15 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from typing import Any, TextIO
 
 from plano_daemon.json_codec import dumps
 
 ACCESS = logging.getLogger("plano_daemon.access")
 LOG = logging.getLogger("plano_daemon")
+_STAMPED = "%(asctime)s %(levelname)s %(message)s"
+_LEVELS = {logging.INFO: "INFO", logging.WARNING: "WARNING", logging.ERROR: "ERROR"}
 #: How long an INFO line may wait to be written with the lines after it.
 COALESCE_SECONDS = 0.05
 
@@ -22,11 +25,15 @@ class CoalescingStreamHandler(logging.StreamHandler[TextIO]):
     worse is written at once, with every line before it, so a problem is never held back; outside an event
     loop (start-up, other threads) every line is written at once; logging's shutdown writes what is left."""
 
-    def __init__(self, stream: TextIO, delay: float = COALESCE_SECONDS) -> None:
+    def __init__(self, stream: TextIO, delay: float = COALESCE_SECONDS, *, timestamps: bool = True) -> None:
         super().__init__(stream)
         self._delay = delay
         self._pending: list[str] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._timestamps = timestamps
+        self.setFormatter(logging.Formatter(_STAMPED if timestamps else "%(message)s"))
+        self._second = -1
+        self._stamp = ""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -34,7 +41,25 @@ class CoalescingStreamHandler(logging.StreamHandler[TextIO]):
         except Exception:
             self.handleError(record)
             return
-        if record.levelno >= logging.WARNING:
+        self._queued(record.levelno)
+
+    def line(self, levelno: int, message: str) -> None:
+        """Exactly what `emit` writes for a record of this level and message, without the record: the
+        access log's path, where logging's record, dispatch and formatter cost more than the line itself."""
+        if self._timestamps:
+            now = time.time()
+            second = int(now)
+            if second != self._second:
+                self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+            text = f"{self._stamp},{int((now - second) * 1000):03d} {_LEVELS[levelno]} {message}\n"
+        else:
+            text = message + "\n"
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            self._pending.append(text)
+            self._queued(levelno)
+
+    def _queued(self, levelno: int) -> None:
+        if levelno >= logging.WARNING:
             self.flush()
         elif self._timer is None:
             try:
@@ -56,6 +81,11 @@ class CoalescingStreamHandler(logging.StreamHandler[TextIO]):
         super().flush()
 
 
+#: The stderr handler `setup_logging` installed, which access lines are written to directly (None: under
+#: journald's own handler, or before set-up, or in tests: then they go through logging).
+_access_sink: CoalescingStreamHandler | None = None
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Route our loggers to journald (JOURNAL_STREAM set and systemd-python importable) or stderr."""
     root = logging.getLogger("plano_daemon")
@@ -71,10 +101,10 @@ def setup_logging(level: str = "INFO") -> None:
             handler.setFormatter(logging.Formatter("%(message)s"))
         except ImportError:
             handler = None
+    global _access_sink
+    _access_sink = None
     if handler is None:
-        handler = CoalescingStreamHandler(sys.stderr)
-        fmt = "%(message)s" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s %(levelname)s %(message)s"
-        handler.setFormatter(logging.Formatter(fmt))
+        handler = _access_sink = CoalescingStreamHandler(sys.stderr, timestamps=not os.environ.get("JOURNAL_STREAM"))
     root.addHandler(handler)
     root.propagate = False
     # The logging HOWTO's "Optimization" switches: no record needs its caller's frame (found by walking the
@@ -92,4 +122,8 @@ def access_line(status: int, fields: dict[str, Any]) -> None:
     level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 or fields.get("error") \
         else logging.INFO
     if ACCESS.isEnabledFor(level):
-        ACCESS.log(level, dumps(fields).decode())
+        sink = _access_sink
+        if sink is not None and not ACCESS.handlers:  # nobody else listens: straight to stderr's batch
+            sink.line(level, dumps(fields).decode())
+        else:
+            ACCESS.log(level, dumps(fields).decode())

@@ -17,8 +17,7 @@ from pydantic import ValidationError
 from plano_daemon.config.envsubst import parse_env_file, referenced_vars, substitute
 from plano_daemon.config.known_providers import UNSPOKEN_PROVIDERS
 from plano_daemon.config.migrate import migrate
-from plano_daemon.config.profile import load_profile, profile_path
-from plano_daemon.config.profile_values import Profile
+from plano_daemon.config.profile_values import Profile, profile_path
 from plano_daemon.config.schema import Config
 from plano_daemon.errors import ConfigError
 from plano_daemon.net import is_loopback
@@ -154,7 +153,10 @@ def _load(path: str | None, *, env_files: Sequence[str], environ: Mapping[str, s
     if not problems:
         profile_at = profile_path(config.dubnium.policy_profile, env, config_path=path)
         try:
-            profile = load_profile(profile_at) if profile_at is not None else None
+            if profile_at is not None:  # its pydantic models cost ≈ 70 ms to import: only when there is one
+                from plano_daemon.config.profile import load_profile
+
+                profile = load_profile(profile_at)
         except ConfigError as exc:
             problems += exc.problems
     if problems:

@@ -14,8 +14,6 @@ frozen values the policy rules read without loading pydantic or yaml.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from plano_daemon.config import profile_values as values
 from plano_daemon.config.profile_values import BOUNDARIES, Boundary, Effect, exposure
+from plano_daemon.config.profile_values import profile_path as profile_path  # re-exported: where the file is
 from plano_daemon.errors import ConfigError
 from plano_daemon.wire.headers import KEY_SOURCE_HEADERS
 
@@ -154,22 +153,6 @@ class _Profile(_Strict):
         return min(self.privacy_classes, key=lambda name: (
             len(self.privacy_classes[name].allowed_boundaries),
             max(exposure(b) for b in self.privacy_classes[name].allowed_boundaries)))
-
-
-def profile_path(setting: str | None, environ: Mapping[str, str], *,
-                 config_path: str | None = None) -> Path | None:
-    """Where the profile is: the config's `dubnium.policy_profile` (relative to the config file),
-    else `$MODEL_ROUTER_CONFIG_HOME/profiles/$MODEL_ROUTER_PROFILE.yaml`, else None."""
-    if setting:
-        path = Path(os.path.expanduser(setting))
-        if not path.is_absolute() and config_path:
-            path = Path(config_path).parent / path
-        return path
-    home = environ.get("MODEL_ROUTER_CONFIG_HOME")
-    name = environ.get("MODEL_ROUTER_PROFILE")
-    if home and name:
-        return Path(os.path.expanduser(home)) / "profiles" / f"{name}.yaml"
-    return None
 
 
 def parse_profile(text: str, *, where: str = "<profile>") -> values.Profile:

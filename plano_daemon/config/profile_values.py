@@ -2,13 +2,16 @@
 
 `config/profile.py` validates the user's file (yaml, pydantic) and builds these; keeping them free of both
 is what lets the policy package import without the config stack (tests/unit/test_layering.py).
-Only what the gateway reads is kept: the file's other keys are validated, then dropped.
+Only what the gateway reads is kept: the file's other keys are validated, then dropped. `profile_path`
+(where the file is) lives here too, so finding that there is no profile needs no pydantic.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 Boundary = Literal["local", "trusted_cloud", "public_cloud"]
@@ -71,3 +74,19 @@ class Profile:
     rules: tuple[Rule, ...] = ()
     fallback: Fallback = Fallback()
     affinity: Affinity = Affinity()
+
+
+def profile_path(setting: str | None, environ: Mapping[str, str], *,
+                 config_path: str | None = None) -> Path | None:
+    """Where the profile is: the config's `dubnium.policy_profile` (relative to the config file),
+    else `$MODEL_ROUTER_CONFIG_HOME/profiles/$MODEL_ROUTER_PROFILE.yaml`, else None."""
+    if setting:
+        path = Path(os.path.expanduser(setting))
+        if not path.is_absolute() and config_path:
+            path = Path(config_path).parent / path
+        return path
+    home = environ.get("MODEL_ROUTER_CONFIG_HOME")
+    name = environ.get("MODEL_ROUTER_PROFILE")
+    if home and name:
+        return Path(os.path.expanduser(home)) / "profiles" / f"{name}.yaml"
+    return None

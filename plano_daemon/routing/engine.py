@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.schema import Config
@@ -22,7 +22,6 @@ from plano_daemon.metrics import Metrics
 from plano_daemon.routing.affinity import DEFAULT_KEY_HEADERS, SessionPins, affinity_key, implicit_key, is_user_turn
 from plano_daemon.routing.conversation import Turn, extract_conversation
 from plano_daemon.routing.decide import rank
-from plano_daemon.routing.embedded import EmbeddedRouters
 from plano_daemon.routing.llm_client import RouterFailure, ask_router_model
 from plano_daemon.routing.router_contract import (
     DEFAULT_TEMPLATE,
@@ -33,6 +32,9 @@ from plano_daemon.routing.router_contract import (
 )
 from plano_daemon.routing.routes import Route, pop_inline_routes, routes_from_config
 from plano_daemon.upstream import UpstreamPool
+
+if TYPE_CHECKING:
+    from plano_daemon.routing.embedded import EmbeddedRouters
 
 LLM, EMBEDDED, PINNED, NONE = "llm", "embedded", "pinned", "none"
 #: A channel's place in the cost order (lower is cheaper), None when unknown.
@@ -74,7 +76,7 @@ class RoutingEngine:
     """What one config says about routing, prepared once per config load."""
 
     __slots__ = ("routes", "llm_channel", "template", "context_tokens", "timeout", "key_headers", "cost",
-                 "route_on_user_only", "embedded", "_resolve")
+                 "route_on_user_only", "_embedded", "_resolve")
 
     def __init__(self, config: Config, catalog: Catalog, *, key_headers: tuple[str, ...] = DEFAULT_KEY_HEADERS,
                  cost: CostRank | None = None, router_model: bool = True) -> None:
@@ -94,9 +96,19 @@ class RoutingEngine:
         #: without a session header (the session is then the conversation's start, `implicit_key`).
         self.route_on_user_only = config.routing.route_on_user_only
         self._resolve = catalog.resolve
-        self.embedded = EmbeddedRouters()
+        self._embedded: EmbeddedRouters | None = None
         if self.routes:
             self.embedded.get(self.routes)  # build the embedded router now, not on the first request
+
+    @property
+    def embedded(self) -> EmbeddedRouters:
+        """The embedded routers, made on first use: importing their vocabulary costs ≈ 50 ms of start-up,
+        which a gateway without routes (and without inline routing) never needs."""
+        if self._embedded is None:
+            from plano_daemon.routing.embedded import EmbeddedRouters
+
+            self._embedded = EmbeddedRouters()
+        return self._embedded
 
     async def route(self, body: dict[str, Any], headers: Mapping[str, str], ctx: RoutingContext) -> RoutingResult:
         """Decide; strips inline routing fields from `body` as a side effect (they are never forwarded)."""

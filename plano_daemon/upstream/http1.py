@@ -21,7 +21,13 @@ MAX_HEAD: Final = 64 * 1024
 #: Buffered body bytes above which the connection stops reading until the reader catches up.
 HIGH_WATER: Final = 1024 * 1024
 _NO_BODY: Final = frozenset({204, 304})
+#: What `bytes.strip()` strips: ASCII whitespace only (`str.strip()` would also take "\xa0" and "\x85").
+_WS: Final = " \t\n\r\x0b\x0c"
 _CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_BAD_CHUNKS: Final = "the response's chunked framing is invalid"
+#: A chunk-size line as `_CHUNK_SIZE` and the dechunker's general path accept it (extensions after `;`,
+#: spaces around the size).
+_WHOLE_CHUNK_HEAD: Final = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
 
 _LENGTH, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2
 _SIZE, _DATA, _DATA_END, _TRAILER = 0, 1, 2, 3
@@ -315,7 +321,8 @@ class Connection(asyncio.Protocol):
             self._body(data)
 
     def _framing_for(self, status: int, headers: Headers) -> str | None:
-        encoding = (headers.get("content-encoding") or "identity").strip().lower()
+        found = dict.get  # the names are stored lower-cased: no need for Headers.get's own lowering
+        encoding = (found(headers, "content-encoding") or "identity").strip().lower()
         if encoding in ("gzip", "x-gzip"):
             self._wbits = 16 + zlib.MAX_WBITS
         elif encoding == "deflate":
@@ -326,10 +333,10 @@ class Connection(asyncio.Protocol):
         if status in _NO_BODY:
             self._framing, self._remaining = _LENGTH, 0
             return None
-        if "chunked" in (headers.get("transfer-encoding") or "").lower():
+        if "chunked" in (found(headers, "transfer-encoding") or "").lower():
             self._framing, self._chunk_state = _CHUNKED, _SIZE
             return None
-        length = headers.get("content-length")
+        length = found(headers, "content-length")
         if length is None:
             self._framing, self._keep_alive = _UNTIL_CLOSE, False
             return None
@@ -360,50 +367,80 @@ class Connection(asyncio.Protocol):
                 self._keep_alive = False
             self._finish()
         elif self._framing == _CHUNKED:
-            self._buf += data
-            self._dechunk()
+            self._dechunk(data)
         else:
             self._deliver(data)
 
-    def _dechunk(self) -> None:
-        buf = self._buf
-        while self._resp is not None:
-            if self._chunk_state == _DATA:
-                if not buf:
-                    return
-                take = min(self._remaining, len(buf))
-                self._remaining -= take
-                piece = bytes(buf[:take])
-                del buf[:take]
-                self._deliver(piece)
-                if self._remaining == 0:
-                    self._chunk_state = _DATA_END
-            elif self._chunk_state == _DATA_END:
-                if len(buf) < 2:
-                    return
-                if buf[:2] != b"\r\n":
-                    self._broken("the response's chunked framing is invalid")
-                    return
-                del buf[:2]
-                self._chunk_state = _SIZE
-            else:
-                end = buf.find(b"\r\n")
-                if end < 0:
-                    if len(buf) > MAX_HEAD:
-                        self._broken("the response's chunked framing is invalid")
-                    return
-                line = bytes(buf[:end])
-                del buf[:end + 2]
-                if self._chunk_state == _TRAILER:
+    def _dechunk(self, data: bytes) -> None:
+        """Decode what has arrived of a chunked body in one pass; its pieces reach the reader together
+        (one wake-up per read from the socket, not one per chunk)."""
+        if self._buf:  # a size line or CRLF cut by the previous read
+            data = bytes(self._buf) + data
+            self._buf.clear()
+        pos, size_of = 0, len(data)
+        state, remaining = self._chunk_state, self._remaining
+        pieces: list[bytes] = []
+        problem: str | None = None
+        ended = False
+        if state == _SIZE:  # whole chunks, the usual case: one regex match each
+            match = _WHOLE_CHUNK_HEAD.match
+            while (head := match(data, pos)) is not None:
+                start = head.end()
+                end = start + int(head.group(1), 16)
+                if end == start or end + 2 > size_of:
+                    break  # the last chunk, or one not all here: the general path below takes it
+                if data[end:end + 2] != b"\r\n":
+                    problem = _BAD_CHUNKS
+                    break
+                pieces.append(data[start:end])
+                pos = end + 2
+        while problem is None:
+            if state == _DATA:
+                take = min(remaining, size_of - pos)
+                if not take:
+                    break
+                pieces.append(data[pos:pos + take])
+                pos += take
+                remaining -= take
+                if remaining:
+                    break
+                state = _DATA_END
+            elif state == _DATA_END:
+                if size_of - pos < 2:
+                    break
+                if data[pos:pos + 2] != b"\r\n":
+                    problem = _BAD_CHUNKS
+                    break
+                pos += 2
+                state = _SIZE
+            else:  # a chunk-size line, or a trailer line after the last chunk
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    if size_of - pos > MAX_HEAD:
+                        problem = _BAD_CHUNKS
+                    break
+                line = data[pos:eol]
+                pos = eol + 2
+                if state == _TRAILER:
                     if not line:
-                        self._finish()
+                        ended = True
+                        break
                     continue
                 size = line.split(b";", 1)[0].strip()
                 if not _CHUNK_SIZE.fullmatch(size):  # int(size, 16) alone takes "0x5", "+5", "5_0"
-                    self._broken("the response's chunked framing is invalid")
-                    return
-                self._remaining = int(size, 16)
-                self._chunk_state = _TRAILER if self._remaining == 0 else _DATA
+                    problem = _BAD_CHUNKS
+                    break
+                remaining = int(size, 16)
+                state = _TRAILER if remaining == 0 else _DATA
+        self._chunk_state, self._remaining = state, remaining
+        if pieces:
+            self._deliver(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+        if problem is not None:
+            self._broken(problem)
+        elif ended:
+            self._finish()
+        elif pos < size_of and self._resp is not None:
+            self._buf += data[pos:]
 
     def _deliver(self, data: bytes) -> None:
         resp = self._resp
@@ -458,20 +495,20 @@ class Connection(asyncio.Protocol):
 
 def _parse(head: bytes) -> tuple[int, bool, Headers]:
     """Status, keep-alive and headers of a response head (without its final blank line)."""
-    lines = head.split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
+    lines = head.decode("latin-1").split("\r\n")  # decoded once: every byte is a latin-1 character
+    parts = lines[0].split(" ", 2)
+    code = parts[1] if len(parts) > 1 else ""
+    if not parts[0].startswith("HTTP/1.") or len(code) != 3 or not (code.isascii() and code.isdigit()):
         raise ValueError("the upstream did not answer HTTP/1.1")
-    status = int(parts[1])
     headers = Headers()
     for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep or not name or name != name.strip():
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip(_WS):
             raise ValueError("the response head has an invalid header line")
-        key = name.decode("latin-1").lower()
-        text = value.strip().decode("latin-1")
+        key = name.lower()
+        text = value.strip(_WS)
         previous = dict.get(headers, key)
         dict.__setitem__(headers, key, text if previous is None else f"{previous}, {text}")
     connection = (dict.get(headers, "connection") or "").lower()
-    keep_alive = "keep-alive" in connection if parts[0] == b"HTTP/1.0" else "close" not in connection
-    return status, keep_alive, headers
+    keep_alive = "keep-alive" in connection if parts[0] == "HTTP/1.0" else "close" not in connection
+    return int(code), keep_alive, headers

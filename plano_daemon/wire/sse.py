@@ -55,6 +55,16 @@ class SSEParser:
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
+    # The shapes every LLM API streams, read without splitting into lines: `data: …` (OpenAI) and
+    # `event: …` + `data: …` (Anthropic, Responses). Any other block takes the general path below.
+    if block.startswith(b"data: ") and block.find(b"\n", 6) == len(block) - 2:
+        return SSEEvent(event=None, data=block[6:-2].decode("utf-8", errors="replace"), raw=block)
+    if block.startswith(b"event: "):
+        eol = block.find(b"\n", 7)
+        if (eol > 7 and block.startswith(b"data: ", eol + 1) and block.find(b"\n", eol + 7) == len(block) - 2
+                and b":" not in block[7:eol]):
+            return SSEEvent(event=block[7:eol].decode("utf-8", errors="replace"),
+                            data=block[eol + 7:-2].decode("utf-8", errors="replace"), raw=block)
     event: str | None = None
     data: list[str] = []
     for line in block.decode("utf-8", errors="replace").split("\n"):

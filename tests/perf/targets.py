@@ -125,6 +125,7 @@ class Fleet:
     def __init__(self, gateway_python: Path = REPO / ".venv/bin/python") -> None:
         self.targets: list[Target] = []
         self.gateway_python = gateway_python
+        self._compiled: set[Path] = set()
         OUT.mkdir(exist_ok=True)
         shutil.rmtree(OUT / "state", ignore_errors=True)  # earlier runs' route ledgers (up to 300 MB each)
 
@@ -164,6 +165,11 @@ class Fleet:
                                  "base_url": f"http://127.0.0.1:{upstream_port}/v1"}],
             "model_aliases": {MODEL_ALIAS: {"target": MODEL}},
         }, sort_keys=False))
+        if root not in self._compiled:  # as installed (pip, Nix): with bytecode, also where the environment
+            # sets PYTHONDONTWRITEBYTECODE (then every start would compile the whole package first)
+            subprocess.run([str(self.gateway_python), "-m", "compileall", "-q", str(root / "plano_daemon")],
+                           check=True, stdout=subprocess.DEVNULL)
+            self._compiled.add(root)
         sock_dir = tempfile.mkdtemp(prefix="plano-bench-")
         sock_path = os.path.join(sock_dir, "notify")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

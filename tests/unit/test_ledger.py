@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plano_daemon.config.schema import LedgerSettings
 from plano_daemon.ledger import LedgerWriter, decision_record, ledger_path, repair_tail
@@ -153,3 +155,10 @@ async def test_the_first_write_after_a_crash_starts_on_its_own_line(tmp_path: Pa
     await writer.close()
     assert [json.loads(x)["request_id"] for x in path.read_text().splitlines()] == ["before", "after"]
     assert os.stat(path).st_size == len(path.read_bytes())
+
+
+@given(st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_record_timestamps_are_iso_milliseconds_in_utc_for_any_time(t: float) -> None:
+    from datetime import UTC, datetime
+
+    assert record(timestamp=t)["timestamp"] == datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
