@@ -438,6 +438,7 @@ class Connection(asyncio.Protocol):
         if problem is not None:
             self._broken(problem)
         elif ended:
+            self._buf += data[pos:]  # bytes after the body, if any: _finish then retires the connection
             self._finish()
         elif pos < size_of and self._resp is not None:
             self._buf += data[pos:]

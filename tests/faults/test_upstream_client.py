@@ -249,6 +249,16 @@ async def test_bytes_after_the_body_mean_the_connection_is_not_reused(serve: Ser
     assert upstream.connections == 2
 
 
+async def test_bytes_after_a_chunked_body_mean_the_connection_is_not_reused(
+        serve: ServeFactory, pool: UpstreamPool) -> None:
+    extra = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra"
+    for raw in (chunked(b"abc") + extra, chunked(b"abc", end=b"0\r\nX-T: 1\r\n\r\n") + extra):
+        upstream = await serve(forever([raw]))
+        assert await body_of(pool, upstream) == b"abc"
+        assert await body_of(pool, upstream) == b"abc"
+        assert upstream.connections == 2, raw
+
+
 async def test_bytes_after_an_empty_body_mean_the_connection_is_not_reused(
         serve: ServeFactory, pool: UpstreamPool) -> None:
     upstream = await serve(forever([ok(b"") + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nextra"]))
