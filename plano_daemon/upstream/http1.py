@@ -60,9 +60,6 @@ class UpstreamResponse:
 
     __slots__ = ("status", "headers", "_conn", "_chunks", "_buffered", "_eof", "_error", "_waiter")
 
-    # Timers are one `call_at` handle on the connection, not `asyncio.timeout` contexts: a request path
-    # with three of those spent more CPU on them than on parsing the answer.
-
     def __init__(self, status: int, headers: Headers, conn: Connection) -> None:
         self.status = status
         self.headers = headers
@@ -111,7 +108,9 @@ class UpstreamResponse:
             parts.append(data)
 
     def limit(self, by: float, message: str) -> None:
-        """The body must have ended by `by` (event-loop time); if not, reading it raises `UpstreamTimeout`."""
+        """The body must have ended by `by` (event-loop time); if not, reading it raises `UpstreamTimeout`.
+        Like `pace`, one `call_at` handle on the connection, not an `asyncio.timeout` context: a request path
+        with three of those spent more CPU on them than on parsing the answer."""
         if self._conn is not None:
             self._conn.arm(by, message)
 
@@ -148,10 +147,6 @@ class UpstreamResponse:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-
-
-def _bad(message: str) -> UpstreamBroken:
-    return UpstreamBroken(message)
 
 
 class Connection(asyncio.Protocol):
@@ -202,7 +197,7 @@ class Connection(asyncio.Protocol):
         self._disarm()
         head, self._head = self._head, None
         if head is not None and not head.done():
-            head.set_exception(_bad("the connection closed before a response head"))
+            head.set_exception(UpstreamBroken("the connection closed before a response head"))
         if self._resp is not None:
             if self._framing == _UNTIL_CLOSE and exc is None and not aborted:
                 self._finish()  # the upstream's close ends the body; a compressed one must be complete too
@@ -350,7 +345,7 @@ class Connection(asyncio.Protocol):
         waiter = waiter or self._head
         self._head = None
         if waiter is not None and not waiter.done():
-            waiter.set_exception(_bad(message))
+            waiter.set_exception(UpstreamBroken(message))
         self.abort()
 
     def _body(self, data: bytes) -> None:
@@ -359,12 +354,11 @@ class Connection(asyncio.Protocol):
                 self._remaining -= len(data)
                 self._deliver(data)
                 return
-            take, extra = data[:self._remaining], len(data) - self._remaining
+            take, rest = data[:self._remaining], data[self._remaining:]
             self._remaining = 0
             if take:
                 self._deliver(take)
-            if extra:  # bytes after the body: the connection cannot be trusted with another request
-                self._keep_alive = False
+            self._buf += rest  # bytes after the body, if any: _finish then retires the connection
             self._finish()
         elif self._framing == _CHUNKED:
             self._dechunk(data)
@@ -471,7 +465,7 @@ class Connection(asyncio.Protocol):
             except zlib.error:
                 tail = b""
             if not self._inflate.eof:
-                resp._end(_bad("the response body cannot be decompressed"))
+                resp._end(UpstreamBroken("the response body cannot be decompressed"))
                 self.abort()
                 return
             if tail:
@@ -490,7 +484,7 @@ class Connection(asyncio.Protocol):
         self._disarm()
         resp, self._resp = self._resp, None
         if resp is not None:
-            resp._end(_bad(message))
+            resp._end(UpstreamBroken(message))
         self.abort()
 
 
