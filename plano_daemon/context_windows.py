@@ -24,6 +24,23 @@ FETCH_TIMEOUT = 2.0
 RETRY_AFTER = 300.0
 
 
+async def fetch_model_list(pool: UpstreamPool, channel: Channel) -> Any:
+    """The channel's upstream `GET /models` document, parsed, or None when it cannot be had (why is logged
+    at debug). Both readers of model lists use it: context windows here, wildcard ids (web/wildcard_models)."""
+    base = channel.origin + channel.path_prefix
+    got = await pool.fetch(base + "/models", dict(channel.auth_headers), timeout=FETCH_TIMEOUT)
+    if got is None:
+        LOG.debug("no model list from %s: unreachable", base)
+        return None
+    if got[0] != 200:
+        return None
+    try:
+        return json.loads(got[1])
+    except ValueError as exc:
+        LOG.debug("no model list from %s: %s", base, type(exc).__name__)
+        return None
+
+
 def windows_from_list(body: Any) -> dict[str, int]:
     """Model id → context window, from an OpenAI-style model list (`{"data": [{"id": ...}, ...]}`)."""
     data = body.get("data") if isinstance(body, dict) else None
@@ -72,13 +89,7 @@ class ContextWindows:
     async def _fetch(self, channel: Channel, pool: UpstreamPool, base: str) -> dict[str, int]:
         windows: dict[str, int] = {}
         try:
-            got = await pool.fetch(base + "/models", dict(channel.auth_headers), timeout=FETCH_TIMEOUT)
-            if got is None:
-                LOG.debug("no model list from %s: unreachable", base)
-            elif got[0] == 200:
-                windows = windows_from_list(json.loads(got[1]))
-        except ValueError as exc:
-            LOG.debug("no model list from %s: %s", base, type(exc).__name__)
+            windows = windows_from_list(await fetch_model_list(pool, channel))
         finally:
             self._lists[base] = (self._clock(), windows)
             self._pending.pop(base, None)

@@ -8,14 +8,12 @@ the embedded default (`local/*` in front of vLLM or Ollama) would see an empty l
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 from plano_daemon.catalog import Catalog, Channel
-from plano_daemon.logs import LOG
+from plano_daemon.context_windows import fetch_model_list
 from plano_daemon.upstream import UpstreamPool
 
-FETCH_TIMEOUT = 2.0
 KEEP_FOR = 60.0
 #: At most this many ids are taken from one upstream's list.
 MAX_IDS = 500
@@ -55,14 +53,6 @@ class WildcardModels:
         cached = self._cache.get(base)
         if cached is not None and now - cached[0] < KEEP_FOR:
             return cached[1]
-        ids: list[str] = []
-        try:
-            got = await pool.fetch(base + "/models", dict(channel.auth_headers), timeout=FETCH_TIMEOUT)
-            if got is None:
-                LOG.debug("no model list from %s: unreachable", base)
-            elif got[0] == 200:
-                ids = ids_from_list(json.loads(got[1]))
-        except ValueError as exc:
-            LOG.debug("no model list from %s: %s", base, type(exc).__name__)
+        ids = ids_from_list(await fetch_model_list(pool, channel))
         self._cache[base] = (now, ids)
         return ids
