@@ -122,8 +122,9 @@ def access_line(status: int, fields: dict[str, Any]) -> None:
     level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 or fields.get("error") \
         else logging.INFO
     if ACCESS.isEnabledFor(level):
+        text = dumps(fields).decode()
         sink = _access_sink
         if sink is not None and not ACCESS.handlers:  # nobody else listens: straight to stderr's batch
-            sink.line(level, dumps(fields).decode())
+            sink.line(level, text)
         else:
-            ACCESS.log(level, dumps(fields).decode())
+            ACCESS.log(level, text)
