@@ -34,7 +34,7 @@ async def ask_router_model(pool: UpstreamPool, channel: Channel, prompt: str, *,
     headers = {"Content-Type": "application/json", **dict(channel.auth_headers), **dict(channel.extra_headers)}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    resp = await pool.send(channel.origin, channel.url(CHAT), headers, body, headers_timeout=timeout)
+    resp = await pool.send(channel.url(CHAT), headers, body, headers_timeout=timeout)
     if isinstance(resp, TransportFailure):
         return RouterFailure(resp.kind)
     resp.limit(deadline, "the router model's answer did not arrive in time")

@@ -66,7 +66,7 @@ class UpstreamPool:
         """A reload may change the connect timeout; it applies to connections opened from now on."""
         self._connect_timeout = seconds
 
-    async def send(self, origin: str, url: str, headers: Mapping[str, str], body: bytes, *,
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes, *,
                    headers_timeout: float, method: str = "POST") -> UpstreamResponse | TransportFailure:
         """Send and wait for the response head (status + headers) at most `headers_timeout` seconds."""
         target = self._target(method, url)
@@ -99,7 +99,7 @@ class UpstreamPool:
         """GET `url` whole within `timeout` seconds: (status, body), or None when it could not be had."""
         try:
             async with asyncio.timeout(timeout):
-                resp = await self.send("", url, headers, b"", headers_timeout=timeout, method="GET")
+                resp = await self.send(url, headers, b"", headers_timeout=timeout, method="GET")
                 if isinstance(resp, TransportFailure):
                     return None
                 try:

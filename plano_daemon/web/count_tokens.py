@@ -67,7 +67,7 @@ async def _forward(gateway: Gateway, channel: Channel, request: web.Request, raw
     headers = upstream_headers(channel, request.headers, trace, same_api=True)
     timeouts = gateway.runtime.timeouts
     result = await gateway.services.pool.send(
-        channel.origin, channel.url(MESSAGES) + "/count_tokens", headers, with_model(raw, body, channel.model_id),
+        channel.url(MESSAGES) + "/count_tokens", headers, with_model(raw, body, channel.model_id),
         headers_timeout=timeouts.first_byte)
     if isinstance(result, TransportFailure):
         return None

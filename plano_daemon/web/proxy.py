@@ -287,7 +287,7 @@ async def _attempt(request: web.Request, runtime: Runtime, services: Services, e
     now = exchange.clock()
     sent = time.perf_counter()  # durations: loop.time() under uvloop counts whole milliseconds
     first_byte_by = min(now + runtime.timeouts.first_byte, exchange.deadline)
-    result = await services.pool.send(channel.origin, channel.url(upstream_api), headers, payload,
+    result = await services.pool.send(channel.url(upstream_api), headers, payload,
                                       headers_timeout=max(first_byte_by - now, 0.001))
     if isinstance(result, TransportFailure):
         host = upstream_host(channel)

@@ -175,7 +175,7 @@ async def send(pool: UpstreamPool, upstream: Upstream, *, headers: dict[str, str
                body: bytes = b'{"x":1}', timeout: float = LIMIT,
                url: str | None = None) -> UpstreamResponse | TransportFailure:
     async with asyncio.timeout(LIMIT):
-        return await pool.send("origin", url or upstream.url, headers or {"Content-Type": "application/json"},
+        return await pool.send(url or upstream.url, headers or {"Content-Type": "application/json"},
                                body, headers_timeout=timeout)
 
 
@@ -613,7 +613,7 @@ async def test_credentials_in_the_url_become_basic_auth(serve: ServeFactory, poo
 async def test_bad_urls_are_request_failures(pool: UpstreamPool) -> None:
     for url in ("ftp://127.0.0.1/x", "http:///nohost", "http://127.0.0.1:99999/x", "not a url"):
         async with asyncio.timeout(LIMIT):
-            got = await pool.send("o", url, {}, b"", headers_timeout=1.0)
+            got = await pool.send(url, {}, b"", headers_timeout=1.0)
         assert is_failure(got, "request"), (url, got)
 
 
@@ -641,7 +641,7 @@ async def test_connect_refused_names_host_and_port_but_not_credentials(pool: Ups
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     async with asyncio.timeout(LIMIT):
-        got = await pool.send("o", f"http://u:{SECRET}@127.0.0.1:{port}/v1", {}, b"{}", headers_timeout=2.0)
+        got = await pool.send(f"http://u:{SECRET}@127.0.0.1:{port}/v1", {}, b"{}", headers_timeout=2.0)
     assert is_failure(got, "connect"), got
     assert isinstance(got, TransportFailure) and f"127.0.0.1:{port}" in got.detail
     assert SECRET not in repr(got)
@@ -652,7 +652,7 @@ async def test_connect_refused_names_host_and_port_but_not_credentials(pool: Ups
 async def test_a_host_name_idna_refuses_is_a_connect_failure(pool: UpstreamPool) -> None:
     for host in ("a..b", "-" * 70):  # refused before any DNS query
         async with asyncio.timeout(LIMIT):
-            got = await pool.send("o", f"http://{host}/v1", {}, b"{}", headers_timeout=3.0)
+            got = await pool.send(f"http://{host}/v1", {}, b"{}", headers_timeout=3.0)
         assert is_failure(got, "connect"), (host, got)
 
 
@@ -849,17 +849,17 @@ async def test_tls_verifies_the_certificate_and_its_name(
     port = upstream.server.sockets[0].getsockname()[1]
     try:
         untrusting = UpstreamPool(connect_timeout=2.0)
-        got = await untrusting.send("o", f"https://localhost:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
+        got = await untrusting.send(f"https://localhost:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
         assert is_failure(got, "connect"), got  # self-signed: not trusted by the system's CAs
         await untrusting.close()
 
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # how an operator trusts a private CA
         trusting = UpstreamPool(connect_timeout=2.0)
         try:
-            got = await trusting.send("o", f"https://127.0.0.1:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
+            got = await trusting.send(f"https://127.0.0.1:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
             assert is_failure(got, "connect"), got  # trusted, but not issued for that name
             for _ in range(2):
-                resp = await trusting.send("o", f"https://localhost:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
+                resp = await trusting.send(f"https://localhost:{port}/v1", {}, b"{}", headers_timeout=LIMIT)
                 assert isinstance(resp, UpstreamResponse)
                 assert await asyncio.wait_for(read_all(resp), LIMIT) == b"secure"
                 resp.release()
