@@ -877,6 +877,17 @@ async def test_tls_verifies_the_certificate_and_its_name(
 
 # --- flow control, fetch, close -----------------------------------------------------------------------------
 
+async def read_slowly(resp: UpstreamResponse) -> list[bytes]:
+    """The body as the reads handed it over, read by a slow client (20 ms between reads), then released."""
+    parts: list[bytes] = []
+    async with asyncio.timeout(30):
+        while data := await resp.readany():
+            parts.append(data)
+            await asyncio.sleep(0.02)
+    resp.release()
+    return parts
+
+
 async def test_a_5_mb_body_read_slowly_arrives_whole_under_flow_control(
         serve: ServeFactory, pool: UpstreamPool) -> None:
     body = b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(5 * 1024 * 1024 // 32))
@@ -893,12 +904,7 @@ async def test_a_5_mb_body_read_slowly_arrives_whole_under_flow_control(
     for framing in ("length", "reuse"):
         resp = await send(pool, upstream)
         assert isinstance(resp, UpstreamResponse)
-        parts: list[bytes] = []
-        async with asyncio.timeout(30):
-            while data := await resp.readany():
-                parts.append(data)
-                await asyncio.sleep(0.02)  # a slow client
-        resp.release()
+        parts = await read_slowly(resp)
         assert b"".join(parts) == body, framing
         # reading paused at the high-water mark, so no read handed over much more than it
         assert max(map(len, parts)) <= HIGH_WATER + 512 * 1024, framing
@@ -913,12 +919,7 @@ async def test_a_5_mb_chunked_body_read_slowly_arrives_whole_under_flow_control(
     upstream = await serve(answering([raw[i:i + 300000] for i in range(0, len(raw), 300000)]))
     resp = await send(pool, upstream)
     assert isinstance(resp, UpstreamResponse)
-    parts: list[bytes] = []
-    async with asyncio.timeout(30):
-        while data := await resp.readany():
-            parts.append(data)
-            await asyncio.sleep(0.02)
-    resp.release()
+    parts = await read_slowly(resp)
     assert b"".join(parts) == body
     assert max(map(len, parts)) <= HIGH_WATER + 512 * 1024
 
