@@ -78,7 +78,7 @@ def classify(*, status: int | None = None, headers: Mapping[str, str] | None = N
     if status is None:
         raise ValueError("classify needs a status or a failure")
     if status < 400:
-        return Outcome("ok", status=status)
+        return _ok(status)
     retry_after = parse_retry_after(headers or {}, now=now)
     if status == 403 or is_safety_refusal(body):
         return Outcome("policy", SAFETY_POLICY_DENIAL, status=status)
@@ -91,6 +91,17 @@ def classify(*, status: int | None = None, headers: Mapping[str, str] | None = N
     if status in retry_codes:
         return Outcome("retryable", RETRYABLE_STATUS, status=status, retry_after=retry_after)
     return Outcome("client_error", CLIENT_ERROR, status=status)
+
+
+_OK: dict[int, Outcome] = {}
+
+
+def _ok(status: int) -> Outcome:
+    """The answered outcome of `status`, one shared value per status (every request makes one)."""
+    outcome = _OK.get(status)
+    if outcome is None:
+        outcome = _OK[status] = Outcome("ok", status=status)
+    return outcome
 
 
 def is_safety_refusal(body: bytes) -> bool:

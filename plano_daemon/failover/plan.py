@@ -21,9 +21,8 @@ attempt, as Plano does):
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from plano_daemon.catalog import Channel
@@ -52,20 +51,23 @@ class AttemptRecord(TypedDict, total=False):
     delay_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Seen:
-    """What the caller observed of an attempt, beyond its classified outcome."""
+    """What the caller observed of an attempt, beyond its classified outcome.
+
+    Not frozen, like `Attempt`: one of each is made per request, and a frozen dataclass's `__init__`
+    (an `object.__setattr__` call per field) costs three times as much. Nothing changes them once made."""
 
     answered: int | None = None  # the upstream's HTTP status, even when its body then failed
     ms: float | None = None  # time to the response head, or to the failure
     upstream: str | None = None  # host:port, named when the upstream could not be reached
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attempt:
     """One upstream attempt, for the exhaustion body, the log line and the ledger (never a key).
 
-    The plan appends one per `after()`; nothing else writes them."""
+    The plan appends one per `after()` and amends the last one in `broke()`; nothing else writes them."""
 
     model: str
     status: int | None
@@ -73,7 +75,7 @@ class Attempt:
     reason: str | None
     delay_ms: int  # waited before this attempt
     prefix: str = ""  # the channel's provider prefix, for the upstream metrics
-    seen: Seen = Seen()
+    seen: Seen = field(default_factory=Seen)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model}
@@ -187,7 +189,7 @@ class Plan:
                                      seen or Seen(answered=outcome.status)))
         if not outcome.retryable:
             self._health.success(cur.model)
-            return Stop(outcome.kind, exhausted=False)
+            return _ended(outcome.kind)
         self._health.failure(cur.model, outcome.reason or "failure", now=now)
         if not self._permitted(outcome.reason):
             return Stop("fallback_forbidden", exhausted=outcome.status is None)
@@ -236,7 +238,7 @@ class Plan:
         """The last attempt's answer failed after its first byte reached the client (no retry is possible
         any more): its record says how."""
         if self.attempts:
-            self.attempts[-1] = dataclasses.replace(self.attempts[-1], error=error)
+            self.attempts[-1].error = error
 
     def attempt_list(self) -> list[dict[str, Any]]:
         return [a.as_dict() for a in self.attempts]
@@ -324,6 +326,18 @@ class Plan:
         if b.jitter:
             ms *= 0.5 + 0.5 * self._rng()
         return float(ms) / 1000.0
+
+
+_ENDED: dict[str, Stop] = {}
+
+
+def _ended(kind: str) -> Stop:
+    """`Stop(kind)` after an attempt that is not retried (an answer, a client error, a refusal): one shared
+    value per outcome kind."""
+    stop = _ENDED.get(kind)
+    if stop is None:
+        stop = _ENDED[kind] = Stop(kind, exhausted=False)
+    return stop
 
 
 def policy_for(primary: Channel, default: RetryPolicy | None) -> RetryPolicy | None:

@@ -37,7 +37,7 @@ from plano_daemon.relay import (
     upstream_host,
 )
 from plano_daemon.routing.decide import decide
-from plano_daemon.routing.engine import NONE as NOT_ROUTED
+from plano_daemon.routing.engine import NONE, NOT_ROUTED
 from plano_daemon.routing.routes import INLINE_KEYS
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
@@ -173,14 +173,15 @@ async def choose(request: web.Request, runtime: Runtime, services: Services, exc
     gate = exchange.gate
     if exchange.confine is not None:
         gate.confine(exchange.confine)
-    routed = await runtime.routing.route(body, request.headers, services.routing_context(
-        gate.may_see if runtime.policy is not None else None))
+    routing = runtime.routing
+    routed = (await routing.route(body, request.headers, services.routing_context(
+        gate.may_see if runtime.policy is not None else None)) if routing.decides(body) else NOT_ROUTED)
     exchange.route, exchange.router = routed.route, routed.router
     exchange.affinity_key, exchange.router_error = routed.session_id, routed.router_failure
     resolve = runtime.catalog.resolve
     name = requested
     allowed: tuple[str, ...] = ()
-    if routed.router != NOT_ROUTED:  # SPEC §4.3: routed model, else requested, else the default provider
+    if routed.router != NONE:  # SPEC §4.3: routed model, else requested, else the default provider
         default = runtime.catalog.default
         allowed = gate.narrow(routed.models, resolve)
         name = decide(allowed, requested=requested, exists=lambda m: resolve(m) is not None,

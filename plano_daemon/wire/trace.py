@@ -13,8 +13,11 @@ from dataclasses import dataclass
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Trace:
+    """One request's trace context. Not frozen: one is made per request, and a frozen dataclass's
+    `__init__` costs three times as much; it is replaced (`dataclasses.replace`), never changed."""
+
     trace_id: str  # 32 lowercase hex
     flags: str = "01"
     #: The span the upstream call is a child of (tracing's attempt span); None: a fresh id.
