@@ -4,10 +4,7 @@ the end is checked: a stream that stops before its end event, or holds no event 
 
 from __future__ import annotations
 
-from typing import Any
-
-from plano_daemon.json_codec import loads
-from plano_daemon.translate.stream_base import EMPTY, SSEStream
+from plano_daemon.translate.stream_base import EMPTY, SSEStream, event_json, is_done
 from plano_daemon.wire.answers import stream_error_message, stream_event_kind
 from plano_daemon.wire.sse import SSEEvent, comment
 from plano_daemon.wire.stream_errors import stream_error_event
@@ -33,16 +30,12 @@ class PassThroughStream(SSEStream):
     def _on_event(self, ev: SSEEvent) -> bytes:
         if ev.event is None and not ev.data:  # a keep-alive comment: passed on, it keeps the client waiting
             return ev.raw
-        data = ev.data.strip()
-        if data == "[DONE]" and self._api == "chat":
+        if self._api == "chat" and is_done(ev.data):
             if not self._answered:
                 return self.error(EMPTY)
             self._done = True
             return ev.raw
-        try:
-            obj: Any = loads(data)
-        except ValueError:
-            obj = None
+        obj = event_json(ev.data)
         kind = stream_event_kind(self._api, obj)
         if kind is None:  # not an event of this API: kept visible as a comment, which every SDK ignores
             self.anomalies += 1
@@ -59,10 +52,4 @@ class PassThroughStream(SSEStream):
 
 
 def _whole(api: str, ev: SSEEvent) -> bool:
-    data = ev.data.strip()
-    if data == "[DONE]":
-        return True
-    try:
-        return stream_event_kind(api, loads(data)) is not None
-    except ValueError:
-        return False
+    return is_done(ev.data) or stream_event_kind(api, event_json(ev.data)) is not None

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from plano_daemon.json_codec import loads
 from plano_daemon.wire.sse import SSEEvent, SSEParser, comment, encode
 from plano_daemon.wire.usage import Usage
@@ -32,6 +34,24 @@ def dumps(obj: Any) -> str:
 
 def sse(obj: dict[str, Any], event: str | None = None) -> bytes:
     return encode(dumps(obj), event=event)
+
+
+def is_done(data: bytes) -> bool:
+    """An event's data is `[DONE]` (OpenAI's end of stream), whitespace around it allowed."""
+    return data == b"[DONE]" or (b"[DONE]" in data and data.decode("utf-8", errors="replace").strip() == "[DONE]")
+
+
+def event_json(data: bytes) -> Any:
+    """An event's data parsed as JSON, or None when it is not JSON. orjson reads the bytes as sent; what it
+    refuses is read as text, as the SSE spec decodes it (invalid UTF-8 replaced, whitespace stripped)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return loads(data.decode("utf-8", errors="replace").strip())
+    except (ValueError, RecursionError):
+        return None
 
 
 def as_int(value: Any) -> int:
@@ -115,13 +135,9 @@ class StreamTranslatorBase(SSEStream):
     __slots__ = ()
 
     def _on_event(self, ev: SSEEvent) -> bytes:
-        data = ev.data.strip()
-        if data == "[DONE]":
+        if is_done(ev.data):
             return self._close_done() if self._answered else self.error(EMPTY)
-        try:
-            obj = loads(data)
-        except ValueError:
-            obj = None
+        obj = event_json(ev.data)
         produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
         if produced is None:
             self.anomalies += 1

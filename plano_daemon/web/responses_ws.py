@@ -177,7 +177,7 @@ async def _create(ws: web.WebSocketResponse, session: aiohttp.ClientSession, tar
         parser = SSEParser()
         async for chunk in resp.content.iter_any():
             for event in parser.feed(chunk):
-                data = event.data.strip()
+                data = event.text.strip()
                 if not data or data == "[DONE]":
                     continue
                 await ws.send_str(data)

@@ -1,15 +1,26 @@
-"""Server-sent events: an incremental parser (bytes in any chunking → events) and an encoder."""
+"""Server-sent events: an incremental parser (bytes in any chunking → events) and an encoder.
+
+The parser is on every relayed stream's hot path, once per event: an event is a named tuple built without
+a Python-level constructor, its `data` stays bytes (orjson parses bytes; only a translator that needs text
+decodes it), and the common shapes (`data: …`, `event: …` + `data: …`) are read without splitting lines."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
     event: str | None
-    data: str
+    data: bytes  # the data lines as sent, joined by b"\n" (undecoded: see `text`)
     raw: bytes  # the event's bytes as received, blank-line terminator included
+
+    @property
+    def text(self) -> str:
+        """`data` as text (invalid UTF-8 replaced, as the SSE spec decodes)."""
+        return self.data.decode("utf-8", errors="replace")
+
+
+_new = tuple.__new__  # builds an SSEEvent without NamedTuple's Python-level __new__
 
 
 class SSEParser:
@@ -23,7 +34,7 @@ class SSEParser:
         self._comments = comments
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buf = self._buf + chunk
+        buf = self._buf + chunk if self._buf else chunk
         held = b""
         if buf.endswith(b"\r"):  # may be the first half of a CRLF split across chunks
             buf, held = buf[:-1], b"\r"
@@ -31,18 +42,20 @@ class SSEParser:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         events: list[SSEEvent] = []
         start = 0
-        while True:
-            end = buf.find(b"\n\n", start)
-            if end < 0:
-                break
-            block = buf[start:end + 2]
-            start = end + 2
-            ev = _parse_block(block)
-            if ev is not None:
-                events.append(ev)
-            elif self._comments and block.strip():
-                events.append(SSEEvent(event=None, data="", raw=block))
-        self._buf = buf[start:] + held
+        find, startswith = buf.find, buf.startswith
+        while (end := find(b"\n\n", start)) >= 0:
+            nxt = end + 2
+            if startswith(b"data: ", start) and find(b"\n", start + 6, nxt) == end:  # one `data: ` line
+                events.append(_new(SSEEvent, (None, buf[start + 6:end], buf[start:nxt])))
+            else:
+                block = buf[start:nxt]
+                ev = _parse_block(block)
+                if ev is not None:
+                    events.append(ev)
+                elif self._comments and block.strip():
+                    events.append(_new(SSEEvent, (None, b"", block)))
+            start = nxt
+        self._buf = (buf[start:] if start else buf) + held
         return events
 
     def flush(self) -> list[SSEEvent]:
@@ -55,31 +68,29 @@ class SSEParser:
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
-    # The shapes every LLM API streams, read without splitting into lines: `data: …` (OpenAI) and
-    # `event: …` + `data: …` (Anthropic, Responses). Any other block takes the general path below.
-    if block.startswith(b"data: ") and block.find(b"\n", 6) == len(block) - 2:
-        return SSEEvent(event=None, data=block[6:-2].decode("utf-8", errors="replace"), raw=block)
-    if block.startswith(b"event: "):
+    """One event from a block of lines (`field: value`, one leading space dropped, comments skipped). Split
+    as bytes: `\\n` and `:` are ASCII, so decoding the parts equals decoding the whole."""
+    if block.startswith(b"event: "):  # Anthropic's and Responses' shape: `event: …` then one `data: …`
         eol = block.find(b"\n", 7)
         if (eol > 7 and block.startswith(b"data: ", eol + 1) and block.find(b"\n", eol + 7) == len(block) - 2
                 and b":" not in block[7:eol]):
-            return SSEEvent(event=block[7:eol].decode("utf-8", errors="replace"),
-                            data=block[eol + 7:-2].decode("utf-8", errors="replace"), raw=block)
-    event: str | None = None
-    data: list[str] = []
-    for line in block.decode("utf-8", errors="replace").split("\n"):
-        if not line or line.startswith(":"):
+            return _new(SSEEvent, (block[7:eol].decode("utf-8", errors="replace"), block[eol + 7:-2], block))
+    event: bytes | None = None
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
             continue
-        field, _, value = line.partition(":")
-        if value.startswith(" "):
+        field, _, value = line.partition(b":")
+        if value.startswith(b" "):
             value = value[1:]
-        if field == "event":
+        if field == b"event":
             event = value
-        elif field == "data":
+        elif field == b"data":
             data.append(value)
     if event is None and not data:
         return None
-    return SSEEvent(event=event, data="\n".join(data), raw=block)
+    name = None if event is None else event.decode("utf-8", errors="replace")
+    return _new(SSEEvent, (name, b"\n".join(data), block))
 
 
 def encode(data: str, event: str | None = None) -> bytes:

@@ -82,7 +82,7 @@ def anthropic_stream(s: Script) -> bytes:
 def events(data: bytes) -> list[tuple[str | None, Any]]:
     parser = SSEParser()
     parsed = parser.feed(data) + parser.flush()
-    return [(e.event, e.data if e.data == "[DONE]" else json.loads(e.data)) for e in parsed]
+    return [(e.event, e.text if e.text == "[DONE]" else json.loads(e.data)) for e in parsed]
 
 
 def run(translator: Any, data: bytes, cuts: list[int] | None = None) -> bytes:
