@@ -93,27 +93,31 @@ class Exchange:
             self.plan.broke(kind)
         self.error = f"upstream stream failed: {message}"
 
-    def access_fields(self, status: int, elapsed: float) -> dict[str, Any]:
-        """The access log line's fields."""
+    def access_fields(self, status: int, elapsed: float,
+                      attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
+        """The access log line's fields; `attempts`: `attempt_records()`, when the caller already has them."""
         return {
             "request_id": self.request_id, "api": self.api, "requested": self.requested,
             "resolved": self.channel.model if self.channel else None, "route": self.route,
-            "router": self.router, "stream": self.stream, "attempts": self.attempt_records(), "status": status,
+            "router": self.router, "stream": self.stream,
+            "attempts": self.attempt_records() if attempts is None else attempts, "status": status,
             "ms": round(elapsed * 1000, 2), "tokens_in": self.usage.input_tokens,
             "tokens_out": self.usage.output_tokens, "error": self.error,
         }
 
-    def decision(self, status: int, elapsed: float) -> dict[str, Any]:
-        """The RouteDecision ledger record (SPEC §5) of this request, answered with `status`."""
+    def decision(self, status: int, elapsed: float, attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
+        """The RouteDecision ledger record (SPEC §5) of this request, answered with `status`; `attempts` as
+        for `access_fields`."""
         gate = self.gate
         denied = gate.denied
         failed = self.error is not None or status >= 400
         return decision_record(
-            request_id=self.request_id, timestamp=time.time() - elapsed, route=self.route,
+            request_id=self.trace.trace_id, timestamp=time.time() - elapsed, route=self.route,
             requested_model=self.requested,
             selected=gate.name(self.channel) if self.channel is not None and not denied else None,
             candidates=self.candidates, ranked=self.ranked, router=self.router, affinity_key=self.affinity_key,
-            attempts=self.attempt_records(), fallbacks=self.fallbacks, input_tokens=self.usage.input_tokens,
+            attempts=self.attempt_records() if attempts is None else attempts,
+            fallbacks=self.plan.fallbacks if self.plan is not None else (), input_tokens=self.usage.input_tokens,
             output_tokens=self.usage.output_tokens, latency_ms=round(elapsed * 1000, 2),
             outcome="denied" if denied else "error" if failed else "selected", error=self.error,
             router_error=self.router_error,

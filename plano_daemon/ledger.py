@@ -44,30 +44,30 @@ def decision_record(*, request_id: str, timestamp: float, route: str | None, req
     why the router model did not (timeout, connect, reset, status_NNN, bad_response, unreadable_answer);
     `error` why the request failed (`outcome` then says `error`; a stream cut after its first byte too).
     Every `*_source(s)` field names a channel the same way (`RequestGate.name`). The record shares the
-    caller's mappings and list items (copying them was a sixth of its cost): encode it at once, as
-    `LedgerWriter.append` does."""
+    caller's sequences and mappings (a tuple is written as a JSON array like a list; copying them was a
+    sixth of its cost): encode it at once, as `LedgerWriter.append` does."""
     return {
         "request_id": request_id,
         "timestamp": _stamp(timestamp),
         "task": route or "none",
         "privacy_class": privacy_class,
-        "data_classes": list(data_classes),
+        "data_classes": data_classes or [],
         "decision_outcome": outcome,
         "selected_source": selected,
-        "candidate_sources": list(candidates),
-        "eligible_sources": list(candidates if eligible is None else eligible),
-        "ranked_sources": list(ranked),
+        "candidate_sources": candidates,
+        "eligible_sources": candidates if eligible is None else eligible,
+        "ranked_sources": ranked,
         "rejected_sources": rejected or {},
-        "policy_denials": list(policy_denials),
-        "decision_reasons": list(decision_reasons),
+        "policy_denials": policy_denials or [],
+        "decision_reasons": decision_reasons or [],
         "affinity_key": affinity_key,
         "fallback_policy": fallback_policy or NO_FALLBACK_POLICY,
-        "fallbacks": list(fallbacks),
+        "fallbacks": fallbacks or [],
         "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens, "latency_ms": latency_ms},
         "requested_model": requested_model,
         "router": router,
         "router_error": router_error,
-        "attempts": list(attempts),
+        "attempts": attempts or [],
         "error": error,
     }
 

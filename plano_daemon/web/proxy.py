@@ -109,9 +109,10 @@ def _account(services: Services, exchange: Exchange, method: str, status: int, e
         code = attempt.seen.answered
         metrics.upstream_requests.labels(attempt.prefix, attempt.model, status_class(code) if code else "none",
                                          attempt.error or "none").inc()
-    access_line(status, exchange.access_fields(status, elapsed))
+    attempts = exchange.attempt_records()
+    access_line(status, exchange.access_fields(status, elapsed, attempts))
     if services.ledger is not None and exchange.requested is not None:  # SPEC §5: requests that named a model
-        services.ledger.append(exchange.decision(status, elapsed))
+        services.ledger.append(exchange.decision(status, elapsed, attempts))
 
 
 async def _serve(request: web.Request, runtime: Runtime, services: Services,
