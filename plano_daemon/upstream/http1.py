@@ -170,10 +170,12 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self.closed = False
         self._loop = asyncio.get_running_loop()
+        #: One timer handle per connection, for whichever limit is armed; `_timer_at` is when it fires.
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._due: float | None = None  # the event-loop time by which the armed wait must end (None: none)
         self._timeout_message = ""
         self._idle = 0.0  # seconds a stream may stay silent (0: no idle limit)
-        self._hard = 0.0  # with `_idle`: the event-loop time by which the body must end
         self._last = 0.0  # with `_idle`: when the body last received data
 
     # asyncio.Protocol
@@ -194,7 +196,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         aborted, self.closed = self.closed, True  # closed already: we dropped it (a reader, pool.close())
-        self._disarm()
+        self._cancel_timer()
         head, self._head = self._head, None
         if head is not None and not head.done():
             head.set_exception(UpstreamBroken("the connection closed before a response head"))
@@ -222,35 +224,56 @@ class Connection(asyncio.Protocol):
         return self._loop.create_future()
 
     def arm(self, by: float, message: str) -> None:
-        self._disarm()
+        """What is awaited now (a head, a body) must have arrived by `by` (event-loop time)."""
         self._idle = 0.0
+        self._due = by
         self._timeout_message = message
-        self._timer = self._loop.call_at(by, self._expired)
+        self._schedule(by)
 
     def arm_idle(self, idle: float, by: float, message: str) -> None:
-        self._disarm()
-        self._idle, self._hard, self._last = idle, by, self._loop.time()
+        """As `arm`, and each piece of the body must also follow the last within `idle` seconds."""
+        self._idle, self._due, self._last = idle, by, self._loop.time()
         self._timeout_message = message
-        self._timer = self._loop.call_at(min(self._last + idle, by), self._check_idle)
+        self._schedule(min(self._last + idle, by))
+
+    def _schedule(self, at: float) -> None:
+        """Timers are re-armed lazily: a handle due no later than `at` is kept, and when it fires it checks
+        the limit then in force. So the next request on a kept-alive connection (a later deadline) and a
+        stream's chunks (a later idle limit) cost no timer operation; only an earlier limit makes a new one."""
+        if self._timer is not None:
+            if self._timer_at <= at:
+                return
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self._loop.call_at(at, self._on_timer)
 
     def _disarm(self) -> None:
+        """Nothing is awaited any more; a pending handle finds that out when it fires."""
+        self._due = None
+
+    def _cancel_timer(self) -> None:
+        self._due = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _check_idle(self) -> None:
-        """Re-armed lazily: data arriving only notes its time, so a chunk costs no timer operation."""
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._due is None:
+            return
         now = self._loop.time()
-        if self._paused:  # the reader is behind, not the upstream
-            self._last = now
-        due = min(self._last + self._idle, self._hard)
+        due = self._due
+        if self._idle:
+            if self._paused:  # the reader is behind, not the upstream
+                self._last = now
+            due = min(self._last + self._idle, due)
         if now >= due:
             self._expired()
         else:
-            self._timer = self._loop.call_at(due, self._check_idle)
+            self._schedule(due)
 
     def _expired(self) -> None:
-        self._timer = None
+        self._due = None
         error = UpstreamTimeout(self._timeout_message)
         head, self._head = self._head, None
         if head is not None and not head.done():
@@ -261,7 +284,7 @@ class Connection(asyncio.Protocol):
         self.abort()
 
     def abort(self) -> None:
-        self._disarm()
+        self._cancel_timer()
         if not self.closed:
             self.closed = True
             if self.transport is not None:
