@@ -1,24 +1,39 @@
 """A stream relayed in the client's own API, watched: bytes go out whole events at a time (so an error
 event written after a failure never lands inside half an event), usage is parsed from the events, and
-the end is checked: a stream that stops before its end event, or holds no event of its API, fails."""
+the end is checked: a stream that stops before its end event, or holds no event of its API, fails.
+
+Every event is parsed and checked, once, on the hot path: one call per event says what it is and folds in
+the usage it carries (`_chat_event`, `_typed_event`); the usage parser runs only on the events with usage."""
 
 from __future__ import annotations
 
-from plano_daemon.translate.stream_base import EMPTY, SSEStream, event_json, is_done
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import orjson
+
+from plano_daemon.translate.stream_base import EMPTY, SSEStream, event_json, is_done, text_json
 from plano_daemon.wire.answers import stream_error_message, stream_event_kind
 from plano_daemon.wire.sse import SSEEvent, comment
 from plano_daemon.wire.stream_errors import stream_error_event
-from plano_daemon.wire.usage import note_event_usage
+from plano_daemon.wire.usage import Usage, note_event_usage
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
 
 
 class PassThroughStream(SSEStream):
     """The StreamTranslator of a same-API stream (see translate/__init__): each event relayed as sent."""
 
-    __slots__ = ("_api",)
+    __slots__ = ("_api", "_chat", "_event_kind")
 
     def __init__(self, api: str) -> None:
         super().__init__(comments=True)
         self._api = api
+        self._chat = api == "chat"
+        self._event_kind: Callable[[Any, Usage], str | None] = (
+            _chat_event if self._chat else partial(_typed_event, api))
 
     def _at_eof(self, events: list[SSEEvent]) -> list[SSEEvent]:
         """A last event lacking only its blank line still counts; a torn one is dropped."""
@@ -28,27 +43,54 @@ class PassThroughStream(SSEStream):
         return stream_error_event(self._api, message)
 
     def _on_event(self, ev: SSEEvent) -> bytes:
-        if ev.event is None and not ev.data:  # a keep-alive comment: passed on, it keeps the client waiting
+        data = ev.data
+        if not data and ev.event is None:  # a keep-alive comment: passed on, it keeps the client waiting
             return ev.raw
-        if self._api == "chat" and is_done(ev.data):
+        if self._chat and data[:1] != b"{" and is_done(data):
             if not self._answered:
                 return self.error(EMPTY)
             self._done = True
             return ev.raw
-        obj = event_json(ev.data)
-        kind = stream_event_kind(self._api, obj)
-        if kind is None:  # not an event of this API: kept visible as a comment, which every SDK ignores
+        try:
+            obj = _loads(data)
+        except _JSONDecodeError:
+            obj = text_json(data)
+        kind = self._event_kind(obj, self.usage)
+        if kind == "event":
+            self._answered = True
+        elif kind is None:  # not an event of this API: kept visible as a comment, which every SDK ignores
             self.anomalies += 1
             return comment(ev.raw)
-        note_event_usage(self._api, obj, self.usage)
-        if kind == "error":  # already in the client's dialect: relayed as sent, and the stream failed
+        elif kind == "error":  # already in the client's dialect: relayed as sent, and the stream failed
             self._done = True
             self.failure = stream_error_message(obj)
-        elif kind == "end":
+        else:  # "end"
             self._done = True
-        else:
-            self._answered = True
         return ev.raw
+
+
+def _chat_event(event: Any, usage: Usage) -> str | None:
+    """`stream_event_kind("chat", event)`, with `note_event_usage` for an event that carries usage."""
+    if not isinstance(event, dict):
+        return None
+    if "error" in event and "choices" not in event:
+        kind = "error"
+    elif isinstance(event.get("choices"), list):
+        kind = "event"
+    else:
+        return None
+    if "usage" in event:
+        note_event_usage("chat", event, usage)
+    return kind
+
+
+def _typed_event(api: str, event: Any, usage: Usage) -> str | None:
+    """`stream_event_kind(api, event)` for the APIs whose events are typed, with `note_event_usage` when
+    the event is one of them."""
+    kind = stream_event_kind(api, event)
+    if kind is not None:
+        note_event_usage(api, event, usage)
+    return kind
 
 
 def _whole(api: str, ev: SSEEvent) -> bool:

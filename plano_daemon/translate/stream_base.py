@@ -38,16 +38,23 @@ def sse(obj: dict[str, Any], event: str | None = None) -> bytes:
 
 def is_done(data: bytes) -> bool:
     """An event's data is `[DONE]` (OpenAI's end of stream), whitespace around it allowed."""
-    return data == b"[DONE]" or (b"[DONE]" in data and data.decode("utf-8", errors="replace").strip() == "[DONE]")
+    if data == b"[DONE]":
+        return True
+    return data[:1] != b"{" and data.decode("utf-8", errors="replace").strip() == "[DONE]"
 
 
 def event_json(data: bytes) -> Any:
     """An event's data parsed as JSON, or None when it is not JSON. orjson reads the bytes as sent; what it
-    refuses is read as text, as the SSE spec decodes it (invalid UTF-8 replaced, whitespace stripped)."""
+    refuses is read by `text_json`. (Hot loops inline the orjson call and use `text_json` on its error.)"""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        pass
+        return text_json(data)
+
+
+def text_json(data: bytes) -> Any:
+    """Event data orjson refused, read as text as the SSE spec decodes it (invalid UTF-8 replaced,
+    whitespace stripped), by `json_codec.loads`; None when it is not JSON."""
     try:
         return loads(data.decode("utf-8", errors="replace").strip())
     except (ValueError, RecursionError):

@@ -40,22 +40,19 @@ class SSEParser:
             buf, held = buf[:-1], b"\r"
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *blocks, rest = buf.split(b"\n\n")  # each complete block, its blank line stripped; then the rest
         events: list[SSEEvent] = []
-        start = 0
-        find, startswith = buf.find, buf.startswith
-        while (end := find(b"\n\n", start)) >= 0:
-            nxt = end + 2
-            if startswith(b"data: ", start) and find(b"\n", start + 6, nxt) == end:  # one `data: ` line
-                events.append(_new(SSEEvent, (None, buf[start + 6:end], buf[start:nxt])))
-            else:
-                block = buf[start:nxt]
-                ev = _parse_block(block)
-                if ev is not None:
-                    events.append(ev)
-                elif self._comments and block.strip():
-                    events.append(_new(SSEEvent, (None, b"", block)))
-            start = nxt
-        self._buf = (buf[start:] if start else buf) + held
+        for block in blocks:
+            if block[:6] == b"data: " and b"\n" not in block:  # one `data: ` line: OpenAI's shape
+                events.append(_new(SSEEvent, (None, block[6:], block + b"\n\n")))
+                continue
+            block += b"\n\n"
+            ev = _parse_block(block)
+            if ev is not None:
+                events.append(ev)
+            elif self._comments and block.strip():
+                events.append(_new(SSEEvent, (None, b"", block)))
+        self._buf = rest + held
         return events
 
     def flush(self) -> list[SSEEvent]:
