@@ -122,4 +122,4 @@ class Exchange:
             outcome="denied" if denied else "error" if failed else "selected", error=self.error,
             router_error=self.router_error,
             decision_reasons=[f"router_failed:{self.router_error}"] if self.router_error else [],
-            **gate.ledger_fields())
+            policy=gate.ledger_fields())

@@ -34,34 +34,34 @@ def decision_record(*, request_id: str, timestamp: float, route: str | None, req
                     affinity_key: str | None = None, decision_reasons: Sequence[str] = (),
                     attempts: Sequence[Mapping[str, Any]] = (), fallbacks: Sequence[Mapping[str, Any]] = (),
                     input_tokens: int = 0, output_tokens: int = 0, latency_ms: float | None = None,
-                    outcome: str = "selected", privacy_class: str | None = None,
-                    data_classes: Sequence[str] = (), eligible: Sequence[str] | None = None,
-                    rejected: Mapping[str, Sequence[str]] | None = None,
-                    policy_denials: Sequence[Mapping[str, Any]] = (),
-                    fallback_policy: Mapping[str, Sequence[str]] | None = None,
+                    outcome: str = "selected", policy: Mapping[str, Any] | None = None,
                     router_error: str | None = None, error: str | None = None) -> dict[str, Any]:
     """One RouteDecision. `router` is llm | embedded | pinned | none: which path decided; `router_error` is
     why the router model did not (timeout, connect, reset, status_NNN, bad_response, unreadable_answer);
     `error` why the request failed (`outcome` then says `error`; a stream cut after its first byte too).
-    Every `*_source(s)` field names a channel the same way (`RequestGate.name`). The record shares the
+    `policy`: the request's policy facts (`RequestGate.ledger_fields`: eligible, rejected, policy_denials,
+    privacy_class, data_classes, fallback_policy); without them, the neutral values and every candidate
+    eligible. Every `*_source(s)` field names a channel the same way (`RequestGate.name`). The record shares the
     caller's sequences and mappings (a tuple is written as a JSON array like a list; copying them was a
     sixth of its cost): encode it at once, as `LedgerWriter.append` does."""
+    facts = policy or {}
+    eligible = facts.get("eligible")
     return {
         "request_id": request_id,
         "timestamp": _stamp(timestamp),
         "task": route or "none",
-        "privacy_class": privacy_class,
-        "data_classes": data_classes or [],
+        "privacy_class": facts.get("privacy_class"),
+        "data_classes": facts.get("data_classes") or [],
         "decision_outcome": outcome,
         "selected_source": selected,
         "candidate_sources": candidates,
         "eligible_sources": candidates if eligible is None else eligible,
         "ranked_sources": ranked,
-        "rejected_sources": rejected or {},
-        "policy_denials": policy_denials or [],
+        "rejected_sources": facts.get("rejected") or {},
+        "policy_denials": facts.get("policy_denials") or [],
         "decision_reasons": decision_reasons or [],
         "affinity_key": affinity_key,
-        "fallback_policy": fallback_policy or NO_FALLBACK_POLICY,
+        "fallback_policy": facts.get("fallback_policy") or NO_FALLBACK_POLICY,
         "fallbacks": fallbacks or [],
         "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens, "latency_ms": latency_ms},
         "requested_model": requested_model,

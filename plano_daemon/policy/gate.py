@@ -147,8 +147,8 @@ class RequestGate:
         return bool(self.denials)
 
     def ledger_fields(self) -> dict[str, Any]:
-        """Keyword arguments for `ledger.decision_record`, sharing the gate's lists (the record is encoded
-        once the request has ended, when nothing changes them any more)."""
+        """`ledger.decision_record`'s `policy` facts, sharing the gate's lists (the record is encoded once
+        the request has ended, when nothing changes them any more)."""
         fields: dict[str, Any] = {"eligible": self.eligible, "rejected": self.rejected, "policy_denials": self.denials}
         if self.request is not None:
             fields.update(privacy_class=self.request.privacy_class, data_classes=self.request.data_classes)

@@ -63,7 +63,7 @@ async def routing_decision(request: web.Request) -> web.Response:
             router_error=result.router_failure,
             decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            outcome="denied" if gate.denied else "selected", **gate.ledger_fields()))
+            outcome="denied" if gate.denied else "selected", policy=gate.ledger_fields()))
     answer = decision_body(dataclasses.replace(result, models=allowed), trace.trace_id)
     return web.json_response(answer, headers={"X-Request-Id": trace.trace_id})
 
