@@ -174,6 +174,13 @@ async def relay_json(exchange: Exchange, services: Services, channel: Channel, a
                         headers={"Content-Type": JSON, "X-Request-Id": exchange.request_id})
 
 
+class _StreamOut(web.StreamResponse):
+    """The client's stream, its headers sent with its first bytes (the head) in one write, not two:
+    aiohttp (3.12 and later) buffers them until then when a response says so, as `web.Response` does."""
+
+    _send_headers_immediately = False
+
+
 @dataclass(slots=True)
 class OpenStream:
     """An upstream stream whose answer has begun (`stream_head`), not yet relayed."""
@@ -193,7 +200,7 @@ async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStr
     and is recorded on the exchange; a client that goes away closes the upstream at once."""
     channel, resp, converter, head = exchange.channel, stream.resp, stream.converter, stream.head
     assert channel is not None
-    out = web.StreamResponse(status=resp.status, headers={
+    out = _StreamOut(status=resp.status, headers={
         "Content-Type": stream.content_type, "Cache-Control": "no-cache", **trace_headers(exchange)})
     await out.prepare(request)
     services.metrics.ttft.labels(channel.prefix).observe(time.perf_counter() - stream.sent)
@@ -245,12 +252,10 @@ async def relay_stream(request: web.Request, exchange: Exchange, stream: OpenStr
     if exchange.spans is not None:
         exchange.spans.streamed(exchange.api, tail)
     try:
-        if tail:
-            await out.write(mask(tail, secrets))
         if failure is None and exchange.turn is not None:  # stored before the client sees the stream end
             exchange.turn.feed(tail)
             await exchange.turn.save(exchange)
-        await out.write_eof()
+        await out.write_eof(mask(tail, secrets))  # the last events and the end of the body: one write
     except ConnectionResetError:
         exchange.client_closed = True
     return out

@@ -19,9 +19,6 @@ from plano_daemon.wire.sse import SSEEvent, comment
 from plano_daemon.wire.stream_errors import stream_error_event
 from plano_daemon.wire.usage import Usage, note_event_usage
 
-_loads = orjson.loads
-_JSONDecodeError = orjson.JSONDecodeError
-
 
 class PassThroughStream(SSEStream):
     """The StreamTranslator of a same-API stream (see translate/__init__): each event relayed as sent."""
@@ -52,8 +49,8 @@ class PassThroughStream(SSEStream):
             self._done = True
             return ev.raw
         try:
-            obj = _loads(data)
-        except _JSONDecodeError:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
             obj = text_json(data)
         kind = self._event_kind(obj, self.usage)
         if kind == "event":

@@ -142,9 +142,13 @@ class StreamTranslatorBase(SSEStream):
     __slots__ = ()
 
     def _on_event(self, ev: SSEEvent) -> bytes:
-        if is_done(ev.data):
+        data = ev.data
+        if data[:1] != b"{" and is_done(data):
             return self._close_done() if self._answered else self.error(EMPTY)
-        obj = event_json(ev.data)
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            obj = text_json(data)
         produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
         if produced is None:
             self.anomalies += 1
