@@ -39,15 +39,41 @@ class PassThroughStream(SSEStream):
     def _error_event(self, message: str) -> bytes:
         return stream_error_event(self._api, message)
 
+    def feed(self, chunk: bytes) -> bytes:
+        """The whole events `chunk` completes, each checked; when all of them are relayed as sent (the
+        usual case), their bytes are handed back as one string, not rebuilt event by event."""
+        blocks = self._parser.blocks(chunk)
+        out: list[bytes] | None = None  # the client's bytes, once some block is not relayed as sent
+        for n, block in enumerate(blocks):
+            if self._done:  # nothing follows the terminal event
+                sent: bytes | None = b""
+            elif block[:6] == b"data: " and b"\n" not in block:  # one `data: ` line, as every chat event
+                sent = self._check(None, block[6:], block)
+            elif (ev := self._parser.event(block)) is not None:
+                sent = self._check(ev.event, ev.data, block)
+            else:
+                sent = b""  # an empty block: no event, nothing to relay
+            if sent is not None and out is None:
+                out = [b + b"\n\n" for b in blocks[:n]]
+            if out is not None:
+                out.append(block + b"\n\n" if sent is None else sent)
+        if out is not None:
+            return b"".join(out)
+        return b"\n\n".join(blocks) + b"\n\n" if blocks else b""
+
     def _on_event(self, ev: SSEEvent) -> bytes:
-        data = ev.data
-        if not data and ev.event is None:  # a keep-alive comment: passed on, it keeps the client waiting
-            return ev.raw
+        sent = self._check(ev.event, ev.data, ev.raw)
+        return ev.raw if sent is None else sent
+
+    def _check(self, event: str | None, data: bytes, block: bytes) -> bytes | None:
+        """Check one event (`block`: its bytes); None when it is relayed as sent, else what goes instead."""
+        if not data and event is None:  # a keep-alive comment: passed on, it keeps the client waiting
+            return None
         if self._chat and data[:1] != b"{" and is_done(data):
             if not self._answered:
                 return self.error(EMPTY)
             self._done = True
-            return ev.raw
+            return None
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -57,13 +83,13 @@ class PassThroughStream(SSEStream):
             self._answered = True
         elif kind is None:  # not an event of this API: kept visible as a comment, which every SDK ignores
             self.anomalies += 1
-            return comment(ev.raw)
+            return comment(block)
         elif kind == "error":  # already in the client's dialect: relayed as sent, and the stream failed
             self._done = True
             self.failure = stream_error_message(obj)
         else:  # "end"
             self._done = True
-        return ev.raw
+        return None
 
 
 def _chat_event(event: Any, usage: Usage) -> str | None:

@@ -34,26 +34,35 @@ class SSEParser:
         self._comments = comments
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        for block in self.blocks(chunk):
+            if block[:6] == b"data: " and b"\n" not in block:  # one `data: ` line: OpenAI's shape
+                events.append(_new(SSEEvent, (None, block[6:], block + b"\n\n")))
+            elif (ev := self.event(block)) is not None:
+                events.append(ev)
+        return events
+
+    def blocks(self, chunk: bytes) -> list[bytes]:
+        """The blocks `chunk` completes, line ends made LF, each without its blank line: `feed` without
+        making events, for a caller that reads the common shapes itself and passes the rest to `event`."""
         buf = self._buf + chunk if self._buf else chunk
         held = b""
         if buf.endswith(b"\r"):  # may be the first half of a CRLF split across chunks
             buf, held = buf[:-1], b"\r"
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        *blocks, rest = buf.split(b"\n\n")  # each complete block, its blank line stripped; then the rest
-        events: list[SSEEvent] = []
-        for block in blocks:
-            if block[:6] == b"data: " and b"\n" not in block:  # one `data: ` line: OpenAI's shape
-                events.append(_new(SSEEvent, (None, block[6:], block + b"\n\n")))
-                continue
-            block += b"\n\n"
-            ev = _parse_block(block)
-            if ev is not None:
-                events.append(ev)
-            elif self._comments and block.strip():
-                events.append(_new(SSEEvent, (None, b"", block)))
+        *blocks, rest = buf.split(b"\n\n")
         self._buf = rest + held
-        return events
+        return blocks
+
+    def event(self, block: bytes) -> SSEEvent | None:
+        """The event of one block from `blocks`; None for a block with no event (a comment-only block is
+        one with no name and no data when the parser keeps comments)."""
+        raw = block + b"\n\n"
+        ev = _parse_block(raw)
+        if ev is None and self._comments and block.strip():
+            return _new(SSEEvent, (None, b"", raw))
+        return ev
 
     def flush(self) -> list[SSEEvent]:
         """Whatever is left at end of stream, treated as a final event if it holds any data."""
