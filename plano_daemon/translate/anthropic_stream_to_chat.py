@@ -15,9 +15,8 @@ from plano_daemon.translate.stream_base import (
     StreamTranslatorBase,
     as_dict,
     as_int,
-    dumps,
+    sse,
 )
-from plano_daemon.wire.sse import encode
 from plano_daemon.wire.stream_errors import stream_error_event
 
 DONE = b"data: [DONE]\n\n"
@@ -48,9 +47,9 @@ class AnthropicStreamToChat(StreamTranslatorBase):
         self._raw_usage: dict[str, Any] = {}
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return encode(dumps({"id": self._id, "object": "chat.completion.chunk", "created": self._created,
-                             "model": self._model, "choices": [{"index": 0, "delta": delta,
-                                                                "logprobs": None, "finish_reason": finish}]}))
+        return sse({"id": self._id, "object": "chat.completion.chunk", "created": self._created,
+                    "model": self._model, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                                       "finish_reason": finish}]})
 
     def _start(self) -> bytes:
         self._started = True
@@ -130,9 +129,8 @@ class AnthropicStreamToChat(StreamTranslatorBase):
             self._finished = True
             out.append(self._chunk({}, "tool_calls" if self._tools else "stop"))
         if self._include_usage:
-            out.append(encode(dumps({"id": self._id, "object": "chat.completion.chunk", "created": self._created,
-                                     "model": self._model, "choices": [],
-                                     "usage": chat_usage(self._raw_usage)})))
+            out.append(sse({"id": self._id, "object": "chat.completion.chunk", "created": self._created,
+                            "model": self._model, "choices": [], "usage": chat_usage(self._raw_usage)}))
         out.append(DONE)
         return b"".join(out)
 

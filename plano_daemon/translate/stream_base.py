@@ -15,25 +15,22 @@ normal ending; `failure` then says why (also after an error the upstream sent, o
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import orjson
 
-from plano_daemon.json_codec import loads
-from plano_daemon.wire.sse import SSEEvent, SSEParser, comment, encode
+from plano_daemon.json_codec import dumps, loads
+from plano_daemon.wire.sse import SSEEvent, SSEParser, comment
 from plano_daemon.wire.usage import Usage
 
 TRUNCATED = "the upstream stream ended before its end event"
 EMPTY = "the upstream stream ended without an answer"
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
 def sse(obj: dict[str, Any], event: str | None = None) -> bytes:
-    return encode(dumps(obj), event=event)
+    """One SSE event of `obj` in compact JSON, which holds no newline: a single `data:` line."""
+    data = b"data: " + dumps(obj) + b"\n\n"
+    return b"event: " + event.encode() + b"\n" + data if event else data
 
 
 def is_done(data: bytes) -> bool:
