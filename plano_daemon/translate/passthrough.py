@@ -61,9 +61,9 @@ class PassThroughStream(SSEStream):
             return b"".join(out)
         return b"\n\n".join(blocks) + b"\n\n" if blocks else b""
 
-    def _on_event(self, ev: SSEEvent) -> bytes:
-        sent = self._check(ev.event, ev.data, ev.raw)
-        return ev.raw if sent is None else sent
+    def _on_event(self, event: str | None, data: bytes, raw: bytes) -> bytes:
+        sent = self._check(event, data, raw)
+        return raw if sent is None else sent
 
     def _check(self, event: str | None, data: bytes, block: bytes) -> bytes | None:
         """Check one event (`block`: its bytes); None when it is relayed as sent, else what goes instead."""

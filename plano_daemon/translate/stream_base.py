@@ -78,7 +78,8 @@ class SSEStream:
     __slots__ = ("_parser", "_done", "_answered", "failure", "usage", "anomalies")
 
     def __init__(self, *, comments: bool = False) -> None:
-        """`comments`: keep-alive comments reach `_on_event` too (the pass-through relays them)."""
+        """`comments`: keep-alive comments reach `_on_event` too, as events with no name and no data (the
+        pass-through relays them)."""
         self._parser = SSEParser(comments=comments)
         self._done = False
         self._answered = False
@@ -97,7 +98,15 @@ class SSEStream:
         return self._done
 
     def feed(self, chunk: bytes) -> bytes:
-        return self._translate(self._parser.feed(chunk))
+        out: list[bytes] = []
+        for block in self._parser.blocks(chunk):  # the parser's `feed`, without an event record per event
+            if self._done:
+                break
+            if block[:6] == b"data: " and b"\n" not in block:  # one `data: ` line
+                out.append(self._on_event(None, block[6:], block))
+            elif (ev := self._parser.event(block)) is not None:
+                out.append(self._on_event(ev.event, ev.data, block))
+        return b"".join(out)
 
     def finish(self) -> bytes:
         """At upstream EOF: any event still buffered; if the upstream never sent its end event, the
@@ -118,15 +127,16 @@ class SSEStream:
         for ev in events:
             if self._done:
                 break
-            out.append(self._on_event(ev))
+            out.append(self._on_event(ev.event, ev.data, ev.raw))
         return b"".join(out)
 
     def _at_eof(self, events: list[SSEEvent]) -> list[SSEEvent]:
         """The events left in the parser at EOF that still count (by default all of them)."""
         return events
 
-    def _on_event(self, ev: SSEEvent) -> bytes:
-        """Client bytes for one upstream event (maybe b"")."""
+    def _on_event(self, event: str | None, data: bytes, raw: bytes) -> bytes:
+        """Client bytes for one upstream event (maybe b""): its name, its data and its bytes as received
+        (the blank line after them may be left off)."""
         raise NotImplementedError
 
     def _error_event(self, message: str) -> bytes:
@@ -138,18 +148,17 @@ class StreamTranslatorBase(SSEStream):
 
     __slots__ = ()
 
-    def _on_event(self, ev: SSEEvent) -> bytes:
-        data = ev.data
+    def _on_event(self, event: str | None, data: bytes, raw: bytes) -> bytes:
         if data[:1] != b"{" and is_done(data):
             return self._close_done() if self._answered else self.error(EMPTY)
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             obj = text_json(data)
-        produced = self._on_json(ev.event, obj) if isinstance(obj, dict) else None
+        produced = self._on_json(event, obj) if isinstance(obj, dict) else None
         if produced is None:
             self.anomalies += 1
-            return comment(ev.raw)
+            return comment(raw)
         self._answered = self._answered or (bool(produced) and not self._done)
         return produced
 
