@@ -262,14 +262,18 @@ def _set_error(span: Span) -> None:
     span.set_status(Status(StatusCode.ERROR))
 
 
+#: What `step` and `attempt` give when tracing is off: one shared no-op context (it holds no state).
+_OFF: AbstractContextManager[Any] = nullcontext()
+
+
 def step(spans: RequestSpans | None, name: str) -> AbstractContextManager[Any]:
     """`spans.step(name)`, or nothing when tracing is off."""
-    return spans.step(name) if spans is not None else nullcontext()
+    return spans.step(name) if spans is not None else _OFF
 
 
 def attempt(spans: RequestSpans | None, ctx: Any, channel: Channel) -> AbstractContextManager[Any]:
     """`spans.attempt(...)` for the request's next attempt, or nothing when tracing is off."""
-    return spans.attempt(ctx, channel, len(ctx.attempts) + 1) if spans is not None else nullcontext()
+    return spans.attempt(ctx, channel, len(ctx.attempts) + 1) if spans is not None else _OFF
 
 
 def build_tracing(settings: TracingSettings | None) -> Tracing | None:
