@@ -42,6 +42,11 @@ STREAM_CHUNKS = 20
 #: Paced streams (per-chunk relay cost): this many chunks, 1 ms apart, 16 at a time, once per target.
 PACED_CHUNKS = 100
 PACED_STREAMS = 320
+#: The throughput check against the floor: this many rounds of JSON at c=16, the floor and plano-daemon back to
+#: back (in alternating order), one ratio per round. This VM's speed drifts by ±20 % within minutes; a ratio
+#: of two runs seconds apart cancels the drift, where the maxima of separate medians do not.
+PAIRED_ROUNDS = 7
+PAIRED_REQUESTS = 3000
 
 
 def bodies(*, paced: bool = False) -> tuple[Path, Path]:
@@ -172,13 +177,27 @@ def benchmark(args: argparse.Namespace, fleet: Fleet) -> dict[str, Any]:
         rounds[target.name]["paced-c16"] = [result]
         print(f"paced  c=16  {target.name:19} {result['completed']:6} ok  "
               f"{per_chunk[target.name] * 1e6:6.1f} µs CPU per chunk", flush=True)
+    paired = paired_throughput(targets[1], targets[2], scale)
     runs = {name: {key: merge(results) for key, results in by_key.items()} for name, by_key in rounds.items()}
     cpu_per_request = {name: spent / count if count else 0.0 for name, (spent, count) in cpu.items()}
     info = {t.name: {"ready_s": t.ready_s, "peak_rss_mb": t.peak_rss_mb,
                      "cpu_us_per_request": cpu_per_request[t.name] * 1e6,
                      "cpu_us_per_chunk": per_chunk[t.name] * 1e6} for t in targets}
-    return {"runs": runs, "targets": info, "routing": routing_cost(), "scale": scale,
+    return {"runs": runs, "targets": info, "routing": routing_cost(), "scale": scale, "paired_throughput": paired,
             "machine": machine(args.gateway_python)}
+
+
+def paired_throughput(floor: Target, gateway: Target, scale: float) -> list[float]:
+    """plano-daemon's requests per second over the floor's, one ratio per round (see PAIRED_ROUNDS)."""
+    ratios = []
+    for n in range(PAIRED_ROUNDS):
+        rps = {}
+        for target in (floor, gateway) if n % 2 == 0 else (gateway, floor):
+            rps[target.name] = load(target, concurrency=16, requests=max(int(PAIRED_REQUESTS * scale), 200),
+                                    stream=False)["rps"]
+        ratios.append(rps[gateway.name] / rps[floor.name])
+    print(f"paired throughput, plano-daemon / floor at c=16: {', '.join(f'{r:.2f}' for r in ratios)}", flush=True)
+    return ratios
 
 
 def soak(total: int, gateway_python: Path, batch: int = 1000) -> list[dict[str, float]]:
