@@ -112,12 +112,12 @@ class Exchange:
         denied = gate.denied
         failed = self.error is not None or status >= 400
         return decision_record(
-            request_id=self.trace.trace_id, timestamp=time.time() - elapsed, route=self.route,
+            request_id=self.request_id, timestamp=time.time() - elapsed, route=self.route,
             requested_model=self.requested,
             selected=gate.name(self.channel) if self.channel is not None and not denied else None,
             candidates=self.candidates, ranked=self.ranked, router=self.router, affinity_key=self.affinity_key,
             attempts=self.attempt_records() if attempts is None else attempts,
-            fallbacks=self.plan.fallbacks if self.plan is not None else (), input_tokens=self.usage.input_tokens,
+            fallbacks=self.fallbacks, input_tokens=self.usage.input_tokens,
             output_tokens=self.usage.output_tokens, latency_ms=round(elapsed * 1000, 2),
             outcome="denied" if denied else "error" if failed else "selected", error=self.error,
             router_error=self.router_error,
