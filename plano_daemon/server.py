@@ -148,7 +148,7 @@ async def run(loaded: LoadedConfig, *, config_path: str | None, env_files: Seque
     # Handlers first: once READY=1 is out, systemd may send SIGHUP at once, and its default action kills.
     LOG.info("%s", server.status_line())
     notifier.ready(server.status_line())
-    gc.enable()  # off while starting (cli.main): from here on, requests make garbage
+    gc.enable()  # off while starting (cli._serve): from here on, requests make garbage
     interval = watchdog_interval()
     watchdog = asyncio.create_task(run_watchdog(notifier, interval)) if interval else None
     try:
