@@ -17,6 +17,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from functools import cache
 from typing import Any, Literal, Protocol
 
 Kind = Literal["ok", "retryable", "client_error", "policy"]
@@ -93,15 +94,11 @@ def classify(*, status: int | None = None, headers: Mapping[str, str] | None = N
     return Outcome("client_error", CLIENT_ERROR, status=status)
 
 
-_OK: dict[int, Outcome] = {}
-
-
+@cache
 def _ok(status: int) -> Outcome:
-    """The answered outcome of `status`, one shared value per status (every request makes one)."""
-    outcome = _OK.get(status)
-    if outcome is None:
-        outcome = _OK[status] = Outcome("ok", status=status)
-    return outcome
+    """The answered outcome of `status`, one shared value per status (every request makes one; a status
+    below 400 has three digits: a few hundred values at most)."""
+    return Outcome("ok", status=status)
 
 
 def is_safety_refusal(body: bytes) -> bool:

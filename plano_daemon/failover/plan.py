@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from plano_daemon.catalog import Channel
@@ -328,16 +329,11 @@ class Plan:
         return float(ms) / 1000.0
 
 
-_ENDED: dict[str, Stop] = {}
-
-
+@cache
 def _ended(kind: str) -> Stop:
     """`Stop(kind)` after an attempt that is not retried (an answer, a client error, a refusal): one shared
     value per outcome kind."""
-    stop = _ENDED.get(kind)
-    if stop is None:
-        stop = _ENDED[kind] = Stop(kind, exhausted=False)
-    return stop
+    return Stop(kind, exhausted=False)
 
 
 def policy_for(primary: Channel, default: RetryPolicy | None) -> RetryPolicy | None:

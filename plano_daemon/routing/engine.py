@@ -30,7 +30,7 @@ from plano_daemon.routing.router_contract import (
     check_template,
     parse_answer,
 )
-from plano_daemon.routing.routes import INLINE_KEYS, Route, pop_inline_routes, routes_from_config
+from plano_daemon.routing.routes import Route, has_inline_routes, pop_inline_routes, routes_from_config
 from plano_daemon.upstream import UpstreamPool
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class RoutingEngine:
     def decides(self, body: Mapping[str, Any]) -> bool:
         """False when `route` can only answer NOT_ROUTED (no configured routes, no inline routing fields):
         the caller then need not build its context (most requests of a gateway without routes)."""
-        return bool(self.routes) or any(key in body for key in INLINE_KEYS)
+        return bool(self.routes) or has_inline_routes(body)
 
     async def route(self, body: dict[str, Any], headers: Mapping[str, str], ctx: RoutingContext) -> RoutingResult:
         """Decide; strips inline routing fields from `body` as a side effect (they are never forwarded)."""

@@ -7,7 +7,7 @@ the body so no upstream ever sees them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,13 +38,18 @@ def routes_from_config(prefs: Iterable[RoutingPreference]) -> tuple[Route, ...]:
         for p in prefs)
 
 
+def has_inline_routes(body: Mapping[str, Any]) -> bool:
+    """The request carries its own routing fields (`routing_preferences` or `routing_policy`)."""
+    return any(key in body for key in INLINE_KEYS)
+
+
 def pop_inline_routes(body: dict[str, Any]) -> tuple[Route, ...] | None:
     """Remove inline routing fields from `body`; their routes, or None when the request had none.
 
     Malformed inline preferences are the client's mistake (400), not a reason to route silently
     with the configured set.
     """
-    if not any(key in body for key in INLINE_KEYS):
+    if not has_inline_routes(body):
         return None
     prefs = body.pop("routing_preferences", None)
     policy = body.pop("routing_policy", None)

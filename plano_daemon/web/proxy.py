@@ -38,7 +38,7 @@ from plano_daemon.relay import (
 )
 from plano_daemon.routing.decide import decide
 from plano_daemon.routing.engine import NONE, NOT_ROUTED
-from plano_daemon.routing.routes import INLINE_KEYS
+from plano_daemon.routing.routes import has_inline_routes
 from plano_daemon.runtime import Gateway, Runtime, Services
 from plano_daemon.translate import PassThroughStream, StreamTranslator, Translation, translation_for
 from plano_daemon.translate.limits import fit_upstream
@@ -118,7 +118,7 @@ def _account(services: Services, exchange: Exchange, method: str, status: int, e
 async def _serve(request: web.Request, runtime: Runtime, services: Services,
                  exchange: Exchange) -> web.StreamResponse:
     raw, body = await read_request(request, exchange, runtime)
-    inline_routing = any(key in body for key in INLINE_KEYS)
+    inline_routing = has_inline_routes(body)
     rewritten = (exchange.api == RESPONSES and services.conversations is not None
                  and await services.conversations.begin(exchange, body))
     with tracing.step(exchange.spans, "routing"):
