@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from plano_daemon.translate.stream_base import EMPTY, SSEStream, event_json, is_done, text_json
-from plano_daemon.wire.answers import stream_error_message, stream_event_kind
+from plano_daemon.wire.answers import chat_event_kind, stream_error_message, stream_event_kind
 from plano_daemon.wire.sse import SSEEvent, comment
 from plano_daemon.wire.stream_errors import stream_error_event
 from plano_daemon.wire.usage import Usage, note_event_usage
@@ -93,16 +93,9 @@ class PassThroughStream(SSEStream):
 
 
 def _chat_event(event: Any, usage: Usage) -> str | None:
-    """`stream_event_kind("chat", event)`, with `note_event_usage` for an event that carries usage."""
-    if not isinstance(event, dict):
-        return None
-    if "error" in event and "choices" not in event:
-        kind = "error"
-    elif isinstance(event.get("choices"), list):
-        kind = "event"
-    else:
-        return None
-    if "usage" in event:
+    """`chat_event_kind(event)`, with `note_event_usage` for an event that carries usage."""
+    kind = chat_event_kind(event)
+    if kind is not None and "usage" in event:
         note_event_usage("chat", event, usage)
     return kind
 

@@ -31,18 +31,25 @@ def answer_problem(api: str, body: Any) -> str | None:
 def stream_event_kind(api: str, event: Any) -> str | None:
     """What one parsed stream event of `api` is: "error", "end", "event"; None when it is not an event
     of that API at all."""
+    if api == "chat":
+        return chat_event_kind(event)
     if not isinstance(event, dict):
         return None
-    if api == "chat":
-        if "error" in event and "choices" not in event:
-            return "error"
-        return "event" if isinstance(event.get("choices"), list) else None
     kind = event.get("type")
     if not isinstance(kind, str):
         return None
     if kind in ("error", "response.failed"):
         return "error"
     return "end" if kind in STREAM_END[api] else "event"
+
+
+def chat_event_kind(event: Any) -> str | None:
+    """`stream_event_kind` of a chat.completion.chunk stream (ended by `[DONE]`, not by an event)."""
+    if not isinstance(event, dict):
+        return None
+    if "error" in event and "choices" not in event:
+        return "error"
+    return "event" if isinstance(event.get("choices"), list) else None
 
 
 def stream_error_message(event: dict[str, Any]) -> str:
