@@ -47,7 +47,7 @@ class PassThroughStream(SSEStream):
         for n, block in enumerate(blocks):
             if self._done:  # nothing follows the terminal event
                 sent: bytes | None = b""
-            elif block[:6] == b"data: " and b"\n" not in block:  # one `data: ` line, as every chat event
+            elif block[:6] == b"data: " and block.find(b"\n") < 0:  # one `data: ` line, as every chat event
                 sent = self._check(None, block[6:], block)
             elif (ev := self._parser.event(block)) is not None:
                 sent = self._check(ev.event, ev.data, block)

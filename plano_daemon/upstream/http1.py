@@ -11,7 +11,6 @@ that matters for correctness: a body cut short is `UpstreamBroken`, never a shor
 from __future__ import annotations
 
 import asyncio
-import re
 import zlib
 from collections.abc import Callable
 from typing import Final, cast
@@ -23,11 +22,10 @@ HIGH_WATER: Final = 1024 * 1024
 _NO_BODY: Final = frozenset({204, 304})
 #: What `bytes.strip()` strips: ASCII whitespace only (`str.strip()` would also take "\xa0" and "\x85").
 _WS: Final = " \t\n\r\x0b\x0c"
-_CHUNK_SIZE: Final = re.compile(rb"[0-9A-Fa-f]{1,16}")
 _BAD_CHUNKS: Final = "the response's chunked framing is invalid"
-#: A chunk-size line as `_CHUNK_SIZE` and the dechunker's general path accept it (extensions after `;`,
-#: spaces around the size).
-_WHOLE_CHUNK_HEAD: Final = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r\n")
+#: The digits of a chunk size: one to 16 of them and nothing else (`int(size, 16)` alone also takes "0x5",
+#: "+5", "5_0"); checked as `0 < len(size) <= 16 and not size.lstrip(_HEX)`.
+_HEX: Final = b"0123456789abcdefABCDEF"
 
 _LENGTH, _CHUNKED, _UNTIL_CLOSE = 0, 1, 2
 _SIZE, _DATA, _DATA_END, _TRAILER = 0, 1, 2, 3
@@ -399,11 +397,10 @@ class Connection(asyncio.Protocol):
         pieces: list[bytes] = []
         problem: str | None = None
         ended = False
-        if state == _SIZE:  # whole chunks, the usual case: one regex match each
-            match = _WHOLE_CHUNK_HEAD.match
-            while (head := match(data, pos)) is not None:
-                start = head.end()
-                end = start + int(head.group(1), 16)
+        if state == _SIZE:  # whole chunks with a bare hex size, the usual case; any other shape: below
+            while 0 < (eol := data.find(b"\r\n", pos)) - pos <= 16 and not (size := data[pos:eol]).lstrip(_HEX):
+                start = eol + 2
+                end = start + int(size, 16)
                 if end == start or end + 2 > size_of:
                     break  # the last chunk, or one not all here: the general path below takes it
                 if data[end:end + 2] != b"\r\n":
@@ -444,7 +441,7 @@ class Connection(asyncio.Protocol):
                         break
                     continue
                 size = line.split(b";", 1)[0].strip()
-                if not _CHUNK_SIZE.fullmatch(size):  # int(size, 16) alone takes "0x5", "+5", "5_0"
+                if not 0 < len(size) <= 16 or size.lstrip(_HEX):
                     problem = _BAD_CHUNKS
                     break
                 remaining = int(size, 16)
