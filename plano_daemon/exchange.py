@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from plano_daemon.catalog import Channel
 from plano_daemon.failover import Attempt, AttemptRecord, Plan
 from plano_daemon.ledger import decision_record
+from plano_daemon.logs import milliseconds
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.tracing import RequestSpans
 from plano_daemon.wire.trace import Trace
@@ -101,7 +102,7 @@ class Exchange:
             "resolved": self.channel.model if self.channel else None, "route": self.route,
             "router": self.router, "stream": self.stream,
             "attempts": self.attempt_records() if attempts is None else attempts, "status": status,
-            "ms": round(elapsed * 1000, 2), "tokens_in": self.usage.input_tokens,
+            "ms": milliseconds(elapsed), "tokens_in": self.usage.input_tokens,
             "tokens_out": self.usage.output_tokens, "error": self.error,
         }
 
@@ -118,7 +119,7 @@ class Exchange:
             candidates=self.candidates, ranked=self.ranked, router=self.router, affinity_key=self.affinity_key,
             attempts=self.attempt_records() if attempts is None else attempts,
             fallbacks=self.fallbacks, input_tokens=self.usage.input_tokens,
-            output_tokens=self.usage.output_tokens, latency_ms=round(elapsed * 1000, 2),
+            output_tokens=self.usage.output_tokens, latency_ms=milliseconds(elapsed),
             outcome="denied" if denied else "error" if failed else "selected", error=self.error,
             router_error=self.router_error,
             decision_reasons=[f"router_failed:{self.router_error}"] if self.router_error else [],

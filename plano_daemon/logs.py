@@ -115,6 +115,12 @@ def setup_logging(level: str = "INFO") -> None:
     logging.logMultiprocessing = False
 
 
+def milliseconds(seconds: float) -> float:
+    """A duration in ms to two decimals, as the access line and the ledger write it: `round(ms, 2)` but for
+    ties, at a fifth of its cost (`round` with digits goes through a decimal string)."""
+    return int(seconds * 100_000 + 0.5) / 100
+
+
 def access_line(status: int, fields: dict[str, Any]) -> None:
     """One line per request, at a level an operator can filter on: ERROR for a 5xx, WARNING for a 4xx or
     a request whose answer failed after it began (`fields["error"]`), else INFO. Callers pass no prompt

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES
 from plano_daemon.errors import GatewayError, PayloadTooLarge, RequestTimeout
-from plano_daemon.logs import LOG, access_line
+from plano_daemon.logs import LOG, access_line, milliseconds
 from plano_daemon.metrics import status_class
 from plano_daemon.relay import error_response
 from plano_daemon.web.keys import GATEWAY, TRACE
@@ -116,4 +116,4 @@ def _account(request: web.Request, status: int, reason: str | None, elapsed: flo
     method = request.method if request.method in _METHODS else "OTHER"
     metrics.requests.labels(name, method, status_class(status)).inc()
     access_line(status, {"request_id": request_id, "method": method, "path": request.path[:_MAX_LOGGED_PATH],
-                   "handler": name, "status": status, "ms": round(elapsed * 1000, 2), "error": reason})
+                   "handler": name, "status": status, "ms": milliseconds(elapsed), "error": reason})

@@ -19,7 +19,7 @@ from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
 from plano_daemon.errors import BadRequest, GatewayError
-from plano_daemon.logs import LOG, access_line
+from plano_daemon.logs import LOG, access_line, milliseconds
 from plano_daemon.web.middleware import dialect
 from plano_daemon.wire.errors import error_body, openai_error_body
 
@@ -97,7 +97,7 @@ class _Connection(RequestHandler):
         transport.close()
         self._on_refused(408)
         access_line(408, {"request_id": None, "method": None, "path": None, "handler": "none",
-                              "status": 408, "ms": round(self._headers_timeout * 1000, 2),
+                              "status": 408, "ms": milliseconds(self._headers_timeout),
                               "error": "request headers not received in time"})
 
     def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,

@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from plano_daemon.ledger import decision_record
+from plano_daemon.logs import milliseconds
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.routing.engine import RoutingResult
 from plano_daemon.runtime import Gateway
@@ -62,7 +63,7 @@ async def routing_decision(request: web.Request) -> web.Response:
             ranked=ranked, router=result.router, affinity_key=result.session_id,
             router_error=result.router_failure,
             decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            latency_ms=milliseconds(time.perf_counter() - started),
             outcome="denied" if gate.denied else "selected", policy=gate.ledger_fields()))
     answer = decision_body(dataclasses.replace(result, models=allowed), trace.trace_id)
     return web.json_response(answer, headers={"X-Request-Id": trace.trace_id})

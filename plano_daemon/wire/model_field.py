@@ -7,6 +7,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
+#: What `\s` matches in a bytes pattern (and what `bytes.strip()` strips).
+_WS = b" \t\n\r\x0b\x0c"
+
 
 def with_model(raw: bytes | None, body: dict[str, Any], model_id: str) -> bytes:
     """Bytes identical to `raw` but for the model id; `raw=None` means the body changed: serialise it.
@@ -19,7 +22,10 @@ def with_model(raw: bytes | None, body: dict[str, Any], model_id: str) -> bytes:
         if current == model_id:
             return raw
         if isinstance(current, str):
-            pattern, replacement = _model_edit(current, model_id)
+            pattern, value, replacement = _model_edit(current, model_id)
+            at = raw.find(value)
+            if at >= 0 and raw.find(value, at + len(value)) < 0 and _is_model_value(raw, at):
+                return raw[:at] + replacement + raw[at + len(value):]  # the pattern's one match, found faster
             new, count = pattern.subn(lambda m: m.group(1) + replacement, raw, count=2)
             if count == 1:
                 return new
@@ -27,8 +33,16 @@ def with_model(raw: bytes | None, body: dict[str, Any], model_id: str) -> bytes:
 
 
 @lru_cache(maxsize=256)
-def _model_edit(model: str, model_id: str) -> tuple[re.Pattern[bytes], bytes]:
-    """The pattern of a `"model": "<model>"` pair and the JSON of `model_id`, made once per pair: clients
-    send the same few names on every request."""
-    return re.compile(rb'("model"\s*:\s*)' + re.escape(json.dumps(model).encode())), json.dumps(model_id).encode()
+def _model_edit(model: str, model_id: str) -> tuple[re.Pattern[bytes], bytes, bytes]:
+    """The pattern of a `"model": "<model>"` pair, the JSON of `model` and of `model_id`, made once per pair:
+    clients send the same few names on every request."""
+    value = json.dumps(model).encode()
+    return re.compile(rb'("model"\s*:\s*)' + re.escape(value)), value, json.dumps(model_id).encode()
+
+
+def _is_model_value(raw: bytes, at: int) -> bool:
+    """Whether `"model"`, `:` and whitespace only (the pattern's `\\s`) come just before `at`; looked for in
+    the 64 bytes before it, so False may also mean "not sure": the pattern then decides."""
+    head = raw[max(0, at - 64):at].rstrip(_WS)
+    return head.endswith(b":") and head[:-1].rstrip(_WS).endswith(b'"model"')
 
