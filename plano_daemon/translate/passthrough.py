@@ -2,14 +2,10 @@
 event written after a failure never lands inside half an event), usage is parsed from the events, and
 the end is checked: a stream that stops before its end event, or holds no event of its API, fails.
 
-Every event is parsed and checked, once, on the hot path: one call per event says what it is and folds in
-the usage it carries (`_chat_event`, `_typed_event`); the usage parser runs only on the events with usage."""
+Every event is parsed and checked, once, on the hot path (`_check`): what it is (`chat_event_kind`,
+`stream_event_kind`) and the usage it carries; the usage parser runs only on the events with usage."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from functools import partial
-from typing import Any
 
 import orjson
 
@@ -17,20 +13,18 @@ from plano_daemon.translate.stream_base import EMPTY, SSEStream, event_json, is_
 from plano_daemon.wire.answers import chat_event_kind, stream_error_message, stream_event_kind
 from plano_daemon.wire.sse import SSEEvent, comment
 from plano_daemon.wire.stream_errors import stream_error_event
-from plano_daemon.wire.usage import Usage, note_event_usage
+from plano_daemon.wire.usage import note_event_usage
 
 
 class PassThroughStream(SSEStream):
     """The StreamTranslator of a same-API stream (see translate/__init__): each event relayed as sent."""
 
-    __slots__ = ("_api", "_chat", "_event_kind")
+    __slots__ = ("_api", "_chat")
 
     def __init__(self, api: str) -> None:
         super().__init__(comments=True)
         self._api = api
         self._chat = api == "chat"
-        self._event_kind: Callable[[Any, Usage], str | None] = (
-            _chat_event if self._chat else partial(_typed_event, api))
 
     def _at_eof(self, events: list[SSEEvent]) -> list[SSEEvent]:
         """A last event lacking only its blank line still counts; a torn one is dropped."""
@@ -78,7 +72,14 @@ class PassThroughStream(SSEStream):
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             obj = text_json(data)
-        kind = self._event_kind(obj, self.usage)
+        if self._chat:  # chat events are untyped: usage rides on any of them
+            kind = chat_event_kind(obj)
+            if kind is not None and "usage" in obj:
+                note_event_usage("chat", obj, self.usage)
+        else:
+            kind = stream_event_kind(self._api, obj)
+            if kind is not None:
+                note_event_usage(self._api, obj, self.usage)
         if kind == "event":
             self._answered = True
         elif kind is None:  # not an event of this API: kept visible as a comment, which every SDK ignores
@@ -90,23 +91,6 @@ class PassThroughStream(SSEStream):
         else:  # "end"
             self._done = True
         return None
-
-
-def _chat_event(event: Any, usage: Usage) -> str | None:
-    """`chat_event_kind(event)`, with `note_event_usage` for an event that carries usage."""
-    kind = chat_event_kind(event)
-    if kind is not None and "usage" in event:
-        note_event_usage("chat", event, usage)
-    return kind
-
-
-def _typed_event(api: str, event: Any, usage: Usage) -> str | None:
-    """`stream_event_kind(api, event)` for the APIs whose events are typed, with `note_event_usage` when
-    the event is one of them."""
-    kind = stream_event_kind(api, event)
-    if kind is not None:
-        note_event_usage(api, event, usage)
-    return kind
 
 
 def _whole(api: str, ev: SSEEvent) -> bool:
