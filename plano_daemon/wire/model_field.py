@@ -7,9 +7,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-#: What `\s` matches in a bytes pattern (and what `bytes.strip()` strips).
-_WS = b" \t\n\r\x0b\x0c"
-
 
 def with_model(raw: bytes | None, body: dict[str, Any], model_id: str) -> bytes:
     """Bytes identical to `raw` but for the model id; `raw=None` means the body changed: serialise it.
@@ -41,8 +38,9 @@ def _model_edit(model: str, model_id: str) -> tuple[re.Pattern[bytes], bytes, by
 
 
 def _is_model_value(raw: bytes, at: int) -> bool:
-    """Whether `"model"`, `:` and whitespace only (the pattern's `\\s`) come just before `at`; looked for in
-    the 64 bytes before it, so False may also mean "not sure": the pattern then decides."""
-    head = raw[max(0, at - 64):at].rstrip(_WS)
-    return head.endswith(b":") and head[:-1].rstrip(_WS).endswith(b'"model"')
+    """Whether `"model"`, `:` and whitespace only come just before `at` (`bytes.rstrip()` strips what the
+    pattern's `\\s` matches); looked for in the 64 bytes before it, so False may also mean "not sure": the
+    pattern then decides."""
+    head = raw[max(0, at - 64):at].rstrip()
+    return head.endswith(b":") and head[:-1].rstrip().endswith(b'"model"')
 
