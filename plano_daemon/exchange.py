@@ -113,14 +113,10 @@ class Exchange:
         denied = gate.denied
         failed = self.error is not None or status >= 400
         return decision_record(
-            request_id=self.request_id, timestamp=time.time() - elapsed, route=self.route,
-            requested_model=self.requested,
+            self.request_id, time.time() - elapsed, route=self.route, requested_model=self.requested,
             selected=gate.name(self.channel) if self.channel is not None and not denied else None,
             candidates=self.candidates, ranked=self.ranked, router=self.router, affinity_key=self.affinity_key,
             attempts=self.attempt_records() if attempts is None else attempts,
-            fallbacks=self.fallbacks, input_tokens=self.usage.input_tokens,
-            output_tokens=self.usage.output_tokens, latency_ms=milliseconds(elapsed),
+            fallbacks=self.fallbacks, usage=self.usage, latency_ms=milliseconds(elapsed),
             outcome="denied" if denied else "error" if failed else "selected", error=self.error,
-            router_error=self.router_error,
-            decision_reasons=[f"router_failed:{self.router_error}"] if self.router_error else [],
-            policy=gate.ledger_fields())
+            router_error=self.router_error, policy=gate.ledger_fields())

@@ -17,7 +17,8 @@ from typing import Any
 
 from plano_daemon.config.schema import LedgerSettings
 from plano_daemon.json_codec import dumps
-from plano_daemon.logs import LOG
+from plano_daemon.logs import LOG, MILLIS_TEXT
+from plano_daemon.wire.usage import Usage
 
 FILE_NAME = "route-decisions.jsonl"
 #: Neutral policy facts until a policy profile narrows anything (issue 6 fills these).
@@ -29,16 +30,18 @@ RETRY_MAX_SECONDS = 5.0
 _TAIL_BLOCK = 65536
 
 
-def decision_record(*, request_id: str, timestamp: float, route: str | None, requested_model: str | None,
+def decision_record(request_id: str, timestamp: float, /, *, route: str | None, requested_model: str | None,
                     selected: str | None, candidates: Sequence[str], ranked: Sequence[str], router: str,
-                    affinity_key: str | None = None, decision_reasons: Sequence[str] = (),
-                    attempts: Sequence[Mapping[str, Any]] = (), fallbacks: Sequence[Mapping[str, Any]] = (),
-                    input_tokens: int = 0, output_tokens: int = 0, latency_ms: float | None = None,
-                    outcome: str = "selected", policy: Mapping[str, Any] | None = None,
-                    router_error: str | None = None, error: str | None = None) -> dict[str, Any]:
+                    affinity_key: str | None = None, attempts: Sequence[Mapping[str, Any]] = (),
+                    fallbacks: Sequence[Mapping[str, Any]] = (), usage: Usage | None = None,
+                    latency_ms: float | None = None, outcome: str = "selected",
+                    policy: Mapping[str, Any] | None = None, router_error: str | None = None,
+                    error: str | None = None) -> dict[str, Any]:
     """One RouteDecision. `router` is llm | embedded | pinned | none: which path decided; `router_error` is
-    why the router model did not (timeout, connect, reset, status_NNN, bad_response, unreadable_answer);
-    `error` why the request failed (`outcome` then says `error`; a stream cut after its first byte too).
+    why the router model did not (timeout, connect, reset, status_NNN, bad_response, unreadable_answer), and
+    the record's one decision reason; `error` why the request failed (`outcome` then says `error`; a stream
+    cut after its first byte too). At most 15 keyword arguments: from 16 on, CPython 3.11 builds a dict for
+    the call (≈ 7 k instructions more).
     `policy`: the request's policy facts (`RequestGate.ledger_fields`: eligible, rejected, policy_denials,
     privacy_class, data_classes, fallback_policy); without them, the neutral values and every candidate
     eligible. Every `*_source(s)` field names a channel the same way (`RequestGate.name`). The record shares the
@@ -59,11 +62,12 @@ def decision_record(*, request_id: str, timestamp: float, route: str | None, req
         "ranked_sources": ranked,
         "rejected_sources": facts.get("rejected") or {},
         "policy_denials": facts.get("policy_denials") or [],
-        "decision_reasons": decision_reasons or [],
+        "decision_reasons": [f"router_failed:{router_error}"] if router_error else [],
         "affinity_key": affinity_key,
         "fallback_policy": facts.get("fallback_policy") or NO_FALLBACK_POLICY,
         "fallbacks": fallbacks or [],
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens, "latency_ms": latency_ms},
+        "usage": {"input_tokens": usage.input_tokens if usage else 0,
+                  "output_tokens": usage.output_tokens if usage else 0, "latency_ms": latency_ms},
         "requested_model": requested_model,
         "router": router,
         "router_error": router_error,
@@ -92,7 +96,7 @@ def _stamp(timestamp: float) -> str:
         second, micros = second + 1, micros - 1_000_000
     if _second[0] != second:
         _second = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return f"{_second[1]}.{micros // 1000:03d}+00:00"
+    return f"{_second[1]}.{MILLIS_TEXT[micros // 1000]}+00:00"
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:

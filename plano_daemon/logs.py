@@ -17,6 +17,9 @@ _STAMPED = "%(asctime)s %(levelname)s %(message)s"
 _LEVELS = {logging.INFO: "INFO", logging.WARNING: "WARNING", logging.ERROR: "ERROR"}
 #: How long an INFO line may wait to be written with the lines after it.
 COALESCE_SECONDS = 0.05
+#: `f"{n:03d}"` for n in 0–999, made once: the milliseconds of a time stamp, written on every request, where
+#: a format spec costs ≈ 3 k instructions a use.
+MILLIS_TEXT: tuple[str, ...] = tuple(f"{n:03d}" for n in range(1000))
 
 
 class CoalescingStreamHandler(logging.StreamHandler[TextIO]):
@@ -51,7 +54,7 @@ class CoalescingStreamHandler(logging.StreamHandler[TextIO]):
             second = int(now)
             if second != self._second:
                 self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
-            text = f"{self._stamp},{int((now - second) * 1000):03d} {_LEVELS[levelno]} {message}\n"
+            text = f"{self._stamp},{MILLIS_TEXT[int((now - second) * 1000)]} {_LEVELS[levelno]} {message}\n"
         else:
             text = message + "\n"
         with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__

@@ -57,12 +57,11 @@ async def routing_decision(request: web.Request) -> web.Response:
     if services.ledger is not None:
         ranked = gate.names(allowed, resolve)
         services.ledger.append(decision_record(
-            request_id=trace.trace_id, timestamp=time.time(), route=result.route,
+            trace.trace_id, time.time(), route=result.route,
             requested_model=body.get("model") if isinstance(body.get("model"), str) else None,
             selected=ranked[0] if ranked else None, candidates=gate.names(result.models, resolve),
             ranked=ranked, router=result.router, affinity_key=result.session_id,
             router_error=result.router_failure,
-            decision_reasons=[f"router_failed:{result.router_failure}"] if result.router_failure else [],
             latency_ms=milliseconds(time.perf_counter() - started),
             outcome="denied" if gate.denied else "selected", policy=gate.ledger_fields()))
     answer = decision_body(dataclasses.replace(result, models=allowed), trace.trace_id)

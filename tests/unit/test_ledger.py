@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from plano_daemon.config.schema import LedgerSettings
 from plano_daemon.ledger import LedgerWriter, decision_record, ledger_path, repair_tail
+from plano_daemon.wire.usage import Usage
 
 REQUIRED = {"request_id", "timestamp", "task", "privacy_class", "data_classes", "decision_outcome",
             "selected_source", "candidate_sources", "eligible_sources", "ranked_sources", "rejected_sources",
@@ -27,11 +28,11 @@ def record(**kw: object) -> dict:
         "candidates": ["anthropic/claude", "openai/gpt-4o"], "ranked": ["anthropic/claude", "openai/gpt-4o"],
         "router": "embedded"}
     base.update(kw)
-    return decision_record(**base)  # type: ignore[arg-type]
+    return decision_record(base.pop("request_id"), base.pop("timestamp"), **base)  # type: ignore[arg-type]
 
 
 def test_record_has_every_required_field_with_neutral_policy_values():
-    rec = record(attempts=[{"model": "anthropic/claude", "status": 200}], input_tokens=12, output_tokens=3,
+    rec = record(attempts=[{"model": "anthropic/claude", "status": 200}], usage=Usage(12, 3),
                  latency_ms=41.5, affinity_key="s-1")
     assert set(rec) == REQUIRED
     assert rec["task"] == "code_generation" and rec["decision_outcome"] == "selected"
@@ -86,7 +87,7 @@ async def test_close_on_an_unwritable_path_logs_and_does_not_raise(tmp_path: Pat
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     writer = LedgerWriter(blocker / "route-decisions.jsonl", max_bytes=1 << 20, backups=1)
-    writer.append(decision_record(request_id="r1", timestamp=0.0, route=None, requested_model="m",
+    writer.append(decision_record("r1", 0.0, route=None, requested_model="m",
                                   selected="m", candidates=["m"], ranked=["m"], router="none"))
     await writer.close()
     assert "cannot write" in caplog.text and "records dropped" in caplog.text
