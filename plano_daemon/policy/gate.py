@@ -29,9 +29,8 @@ class RequestGate:
     __slots__ = ("_policy", "_budgets", "_store", "request", "verdict", "eligible", "rejected", "denials",
                  "on_usage", "on_tokens")
 
-    def __init__(self, *, policy: Policy | None, budgets: Budgets | None, store: BudgetStore | None,
-                 headers: Mapping[str, str],
-                 on_usage: Callable[[str, str, int], None] | None = None) -> None:
+    def __init__(self, policy: Policy | None, budgets: Budgets | None, store: BudgetStore | None,
+                 headers: Mapping[str, str], on_usage: Callable[[str, str, int], None] | None = None) -> None:
         self._policy = policy
         self._budgets = budgets if budgets and store is not None else None
         self._store = store

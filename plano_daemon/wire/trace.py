@@ -33,5 +33,5 @@ def trace_from_headers(headers: Mapping[str, str]) -> Trace:
     if value:
         m = _TRACEPARENT.match(value.strip().lower())
         if m and m.group(2) != "0" * 32 and m.group(3) != "0" * 16 and m.group(1) != "ff":
-            return Trace(trace_id=m.group(2), flags=m.group(4))
-    return Trace(trace_id=random.getrandbits(128).to_bytes(16).hex())  # as f"{n:032x}", at half its cost
+            return Trace(m.group(2), m.group(4))
+    return Trace(random.getrandbits(128).to_bytes(16).hex())  # as f"{n:032x}", at half its cost
