@@ -362,4 +362,4 @@ def _observe(services: Services, channel: Channel, status: int | None, elapsed: 
     services.metrics.upstream_duration.labels(channel.prefix).observe(elapsed)
     if status is not None and status < 400:
         services.latency.observe(channel.model, elapsed)  # time to the response headers: `prefer: fastest`
-    return round(elapsed * 1000, 1)
+    return int(elapsed * 10_000 + 0.5) / 10  # round(ms, 1) but for ties, without round's decimal string
