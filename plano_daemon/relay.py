@@ -71,7 +71,7 @@ def secret_values(channels: Iterable[Channel]) -> list[bytes]:
 
 def mask(data: bytes, secrets: Iterable[bytes]) -> bytes:
     for secret in secrets:
-        if data.find(secret) >= 0:  # not `in`: see wire/sse.py
+        if data.find(secret) >= 0:  # not `in`: see wire/sse.LF
             data = data.replace(secret, MASK)
     return data
 

@@ -11,7 +11,7 @@ import orjson
 
 from plano_daemon.translate.stream_base import EMPTY, SSEStream, event_json, is_done, text_json
 from plano_daemon.wire.answers import chat_event_kind, stream_error_message, stream_event_kind
-from plano_daemon.wire.sse import SSEEvent, comment
+from plano_daemon.wire.sse import LF, SSEEvent, comment
 from plano_daemon.wire.stream_errors import stream_error_event
 from plano_daemon.wire.usage import note_event_usage
 
@@ -41,7 +41,7 @@ class PassThroughStream(SSEStream):
         for n, block in enumerate(blocks):
             if self._done:  # nothing follows the terminal event
                 sent: bytes | None = b""
-            elif block[:6] == b"data: " and block.find(b"\n") < 0:  # one `data: ` line, as every chat event
+            elif block[:6] == b"data: " and LF not in block:  # one `data: ` line, as every chat event
                 sent = self._check(None, block[6:], block)
             elif (ev := self._parser.event(block)) is not None:
                 sent = self._check(ev.event, ev.data, block)

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from plano_daemon.json_codec import dumps, loads
-from plano_daemon.wire.sse import SSEEvent, SSEParser, comment
+from plano_daemon.wire.sse import LF, SSEEvent, SSEParser, comment
 from plano_daemon.wire.usage import Usage
 
 TRUNCATED = "the upstream stream ended before its end event"
@@ -102,7 +102,7 @@ class SSEStream:
         for block in self._parser.blocks(chunk):  # the parser's `feed`, without an event record per event
             if self._done:
                 break
-            if block[:6] == b"data: " and block.find(b"\n") < 0:  # one `data: ` line
+            if block[:6] == b"data: " and LF not in block:  # one `data: ` line
                 out.append(self._on_event(None, block[6:], block))
             elif (ev := self._parser.event(block)) is not None:
                 out.append(self._on_event(ev.event, ev.data, block))

@@ -21,6 +21,10 @@ class SSEEvent(NamedTuple):
 
 
 _new = tuple.__new__  # builds an SSEEvent without NamedTuple's Python-level __new__
+#: Line feed and carriage return as ints, for `LF in block`: the one membership test of bytes that is a
+#: plain memchr. `b"\n" in block` first tries `b"\n"` as an int and raises and clears a TypeError (≈ 2.4 k
+#: instructions), `block.find(b"\n")` parses its arguments (≈ 1.3 k); `LF in block` costs ≈ 0.35 k.
+LF, CR = ord("\n"), ord("\r")
 
 
 class SSEParser:
@@ -36,9 +40,7 @@ class SSEParser:
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         events: list[SSEEvent] = []
         for block in self.blocks(chunk):
-            # One `data: ` line: OpenAI's shape. `find`, not `in`, on the hot path: `b"\n" in block` first
-            # tries `b"\n"` as an int and raises and clears a TypeError (twice the cost of the search).
-            if block[:6] == b"data: " and block.find(b"\n") < 0:
+            if block[:6] == b"data: " and LF not in block:  # one `data: ` line: OpenAI's shape
                 events.append(_new(SSEEvent, (None, block[6:], block + b"\n\n")))
             elif (ev := self.event(block)) is not None:
                 events.append(ev)
@@ -51,7 +53,7 @@ class SSEParser:
         held = b""
         if buf.endswith(b"\r"):  # may be the first half of a CRLF split across chunks
             buf, held = buf[:-1], b"\r"
-        if buf.find(b"\r") >= 0:
+        if CR in buf:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         *blocks, rest = buf.split(b"\n\n")
         self._buf = rest + held
