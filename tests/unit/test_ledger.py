@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plano_daemon.config.schema import LedgerSettings
-from plano_daemon.ledger import LedgerWriter, decision_record, ledger_path, repair_tail
+from plano_daemon.ledger import BATCH_RECORDS, LedgerWriter, decision_record, ledger_path, repair_tail
 from plano_daemon.wire.usage import Usage
 
 REQUIRED = {"request_id", "timestamp", "task", "privacy_class", "data_classes", "decision_outcome",
@@ -76,6 +76,39 @@ async def test_close_flushes_what_is_queued(tmp_path: Path):
     writer.append(record())
     await writer.close()
     assert len((tmp_path / "l.jsonl").read_text().splitlines()) == 1
+
+
+async def test_a_full_batch_is_written_before_the_interval_and_the_rest_waits_for_it(tmp_path: Path):
+    """Under load the queue is written every BATCH_RECORDS records, not only every interval: the records
+    waiting in memory (and the RSS they leave behind) stay bounded by count, not by rate × interval."""
+    path = tmp_path / "l.jsonl"
+    writer = LedgerWriter(path, max_bytes=1 << 24, backups=1, flush_interval=3600)
+    writer.start()
+    for i in range(BATCH_RECORDS + 10):
+        writer.append(record(request_id=f"r{i}"))
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if path.exists() and len(path.read_text().splitlines()) >= BATCH_RECORDS:
+            break
+    assert len(path.read_text().splitlines()) >= BATCH_RECORDS and writer.pending <= 10
+    await writer.close()
+    assert len(path.read_text().splitlines()) == BATCH_RECORDS + 10
+
+
+async def test_a_failing_write_keeps_its_back_off_however_full_the_queue(tmp_path: Path, caplog, monkeypatch):
+    """A full batch wakes the flush only while writes succeed: on a broken disk the retries stay paced."""
+    monkeypatch.setattr("plano_daemon.ledger.RETRY_MAX_SECONDS", 0.05)
+    blocker = tmp_path / "f"
+    blocker.write_text("")
+    writer = LedgerWriter(blocker / "l.jsonl", max_bytes=1 << 20, backups=1, flush_interval=0.05)
+    writer.start()
+    for _ in range(50):
+        for i in range(BATCH_RECORDS):
+            writer.append(record(request_id=f"r{i}"))
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    assert 1 <= caplog.text.count("cannot write") <= 20
+    await writer.close()
 
 
 def test_path_comes_from_settings_else_the_state_directory(tmp_path: Path):
