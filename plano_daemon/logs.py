@@ -118,10 +118,11 @@ def setup_logging(level: str = "INFO") -> None:
     logging.logMultiprocessing = False
 
 
-def milliseconds(seconds: float) -> float:
-    """A duration in ms to two decimals, as the access line and the ledger write it: `round(ms, 2)` but for
-    ties, at a fifth of its cost (`round` with digits goes through a decimal string)."""
-    return int(seconds * 100_000 + 0.5) / 100
+def milliseconds(seconds: float, per_ms: int = 100) -> float:
+    """A duration in ms to 1/`per_ms` of a ms (two decimals, as the access line and the ledger write it;
+    an attempt's one): `round(ms, 2)` but for ties, at a fifth of its cost (`round` with digits goes
+    through a decimal string)."""
+    return int(seconds * (1000 * per_ms) + 0.5) / per_ms
 
 
 def access_line(status: int, fields: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from plano_daemon.catalog import CHAT, MESSAGES, RESPONSES, Channel
 from plano_daemon.errors import BadRequest, GatewayError, ModelNotFound, PolicyDenied
 from plano_daemon.exchange import Exchange
 from plano_daemon.failover import Outcome, Plan, Seen, Stop, classify, policy_for
-from plano_daemon.logs import LOG, access_line
+from plano_daemon.logs import LOG, access_line, milliseconds
 from plano_daemon.metrics import status_class
 from plano_daemon.policy.gate import RequestGate
 from plano_daemon.relay import (
@@ -362,4 +362,4 @@ def _observe(services: Services, channel: Channel, status: int | None, elapsed: 
     services.metrics.upstream_duration.labels(channel.prefix).observe(elapsed)
     if status is not None and status < 400:
         services.latency.observe(channel.model, elapsed)  # time to the response headers: `prefer: fastest`
-    return int(elapsed * 10_000 + 0.5) / 10  # round(ms, 1) but for ties, without round's decimal string
+    return milliseconds(elapsed, 10)
