@@ -180,9 +180,8 @@ class LedgerWriter:
         """A batch is queued: write it now (unless a write is under way or failing), and keep the backlog
         bounded."""
         self._trim()
-        wake = self._wake
-        if wake is not None and not wake.done():
-            wake.set_result(None)
+        if self._wake is not None:
+            _settle(self._wake)
 
     @property
     def pending(self) -> int:
@@ -253,7 +252,7 @@ class LedgerWriter:
             if not failing:  # a failing write waits its back-off out, however full the queue
                 self._wake = wake
                 if len(self._pending) >= self._full_at:  # filled while the last batch was written
-                    wake.set_result(None)
+                    _settle(wake)
             try:
                 await wake
             finally:
@@ -292,6 +291,7 @@ class LedgerWriter:
 
 
 def _settle(future: asyncio.Future[None]) -> None:
+    """Wake the flush task (its timer's due, or a full batch), once."""
     if not future.done():
         future.set_result(None)
 
