@@ -30,9 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml  # noqa: E402
 from bench import load  # noqa: E402
-from targets import MODEL, MODEL_ALIAS, REPO, Fleet, Target  # noqa: E402
+from targets import REPO, Fleet, Target, write_gateway_config  # noqa: E402
 
 PYTHON = REPO / ".venv/bin/python"
 CALLGRIND = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no"]
@@ -80,18 +79,6 @@ def measure(name: str, cmd: list[str], *, cwd: Path, env: dict[str, str], work: 
     return total / count
 
 
-def gateway_config(work: Path, name: str, upstream_port: int) -> Path:
-    config = work / f"{name}.yaml"
-    config.write_text(yaml.safe_dump({
-        "version": "v0.4.0",
-        "listeners": [{"type": "model", "name": "bench", "address": "127.0.0.1", "port": 0, "timeout": "120s"}],
-        "model_providers": [{"model": MODEL, "access_key": "sk-bench-upstream", "default": True,
-                             "base_url": f"http://127.0.0.1:{upstream_port}/v1"}],
-        "model_aliases": {MODEL_ALIAS: {"target": MODEL}},
-    }, sort_keys=False))
-    return config
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("trees", nargs="*", metavar="NAME=PATH", help="source trees to serve (default: base=.)")
@@ -120,7 +107,7 @@ def main() -> int:
                        "CACHE_DIRECTORY": str(work / f"state-{name}")}
                 env.pop("NOTIFY_SOCKET", None)
                 measure(name, [str(PYTHON), "-m", "plano_daemon", "serve", "--config",
-                               str(gateway_config(work, name, upstream.port))],
+                               str(write_gateway_config(work / f"{name}.yaml", upstream.port))],
                         cwd=root, env=env, work=work, args=args, announced=False)
         finally:
             fleet.close()

@@ -35,6 +35,20 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
+def write_gateway_config(path: Path, upstream_port: int, extra: dict[str, object] | None = None) -> Path:
+    """The benchmark's gateway config: one provider on the fake upstream, reached through an alias (so the
+    model id in the body is rewritten); `extra` adds top-level keys."""
+    path.write_text(yaml.safe_dump({
+        **(extra or {}),
+        "version": "v0.4.0",
+        "listeners": [{"type": "model", "name": "bench", "address": "127.0.0.1", "port": 0, "timeout": "120s"}],
+        "model_providers": [{"model": MODEL, "access_key": "sk-bench-upstream", "default": True,
+                             "base_url": f"http://127.0.0.1:{upstream_port}/v1"}],
+        "model_aliases": {MODEL_ALIAS: {"target": MODEL}},
+    }, sort_keys=False))
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -155,16 +169,7 @@ class Fleet:
                 root: Path = REPO, name: str = "plano-daemon") -> Target:
         """plano-daemon serve, ready when it sends READY=1 on a NOTIFY_SOCKET we own (as systemd would).
         `extra` adds top-level config keys, `args` serve options, `root` another source tree (for A/B runs)."""
-        config = OUT / "gateway.yaml"
-        config.write_text(yaml.safe_dump({
-            **(extra or {}),
-            "version": "v0.4.0",
-            "listeners": [{"type": "model", "name": "bench", "address": "127.0.0.1", "port": 0,
-                           "timeout": "120s"}],
-            "model_providers": [{"model": MODEL, "access_key": "sk-bench-upstream", "default": True,
-                                 "base_url": f"http://127.0.0.1:{upstream_port}/v1"}],
-            "model_aliases": {MODEL_ALIAS: {"target": MODEL}},
-        }, sort_keys=False))
+        config = write_gateway_config(OUT / "gateway.yaml", upstream_port, extra)
         if root not in self._compiled:  # as installed (pip, Nix): with bytecode, also where the environment
             # sets PYTHONDONTWRITEBYTECODE (then every start would compile the whole package first)
             subprocess.run([str(self.gateway_python), "-m", "compileall", "-q", str(root / "plano_daemon")],
