@@ -26,12 +26,11 @@ def test_any_chunking_relays_the_same_bytes_and_reads_the_same_usage(blocks: lis
     data = b"".join([GOOD, *blocks])
     if crlf:
         data = data.replace(b"\n", b"\r\n")
-    whole, cut = PassThroughStream("chat"), PassThroughStream("chat")
-    one_by_one = [PassThroughStream("chat")]
+    whole, cut, one_by_one = PassThroughStream("chat"), PassThroughStream("chat"), PassThroughStream("chat")
     want = relay(whole, data, [])
     assert relay(cut, data, cuts) == want
-    assert relay(one_by_one[0], data, list(range(len(data)))) == want
-    for watch in (cut, one_by_one[0]):
+    assert relay(one_by_one, data, list(range(len(data)))) == want
+    for watch in (cut, one_by_one):
         assert (watch.usage, watch.failure, watch.anomalies) == (whole.usage, whole.failure, whole.anomalies)
 
 
