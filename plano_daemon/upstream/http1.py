@@ -294,8 +294,10 @@ class Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def resume(self) -> None:
+        """Reading again: an idle limit counts from now, since while paused the silence was the reader's."""
         if self._paused and self.transport is not None and not self.closed:
             self._paused = False
+            self._last = self._loop.time()
             self.transport.resume_reading()
 
     # The response side.

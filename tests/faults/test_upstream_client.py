@@ -812,6 +812,34 @@ async def test_pace_does_not_blame_the_upstream_for_a_slow_reader(serve: ServeFa
     assert b"".join(parts) == body
 
 
+async def test_pace_restarts_the_idle_clock_when_a_slow_reader_resumes(serve: ServeFactory, pool: UpstreamPool) -> None:
+    """Reading was paused for the reader; once it resumes, the upstream has a whole idle period for its next
+    piece, however close the last check made while paused was to running out."""
+    first, rest = b"a" * HIGH_WATER, b"b" * 1000  # exactly the high-water mark: paused with nothing left unread
+    go = asyncio.Event()
+
+    async def handler(upstream: Upstream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await upstream.read_request(reader):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(first) + len(rest), first))
+            await writer.drain()
+            await go.wait()
+            writer.write(rest)
+            await upstream.wait_client_left(reader)
+
+    upstream = await serve(handler)
+    resp = await send(pool, upstream)
+    assert isinstance(resp, UpstreamResponse)
+    loop = asyncio.get_running_loop()
+    resp.pace(0.4, loop.time() + 20, "stalled")
+    await asyncio.sleep(1.0)  # the reader is behind; the checks at 0.4 and 0.8 s find reading paused
+    head = await resp.readany()  # reading resumes, 0.2 s before the next check
+    loop.call_later(0.3, go.set)  # the upstream's next piece: 0.3 s after reading resumed, within its idle limit
+    async with asyncio.timeout(LIMIT):
+        tail = await resp.read()
+    resp.release()
+    assert head + tail == first + rest
+
+
 async def test_a_reused_connection_that_never_answers_times_out_and_is_dropped(
         serve: ServeFactory, pool: UpstreamPool) -> None:
     upstream = await serve(answering([ok(b"first")]))  # the second request on the connection gets nothing
