@@ -113,9 +113,9 @@ class Exchange:
         denied = gate.denied
         failed = self.error is not None or status >= 400
         return decision_record(
-            self.request_id, time.time() - elapsed, route=self.route, requested_model=self.requested,
+            self.request_id, time.time() - elapsed, self.requested, self.router, route=self.route,
             selected=gate.name(self.channel) if self.channel is not None and not denied else None,
-            candidates=self.candidates, ranked=self.ranked, router=self.router, affinity_key=self.affinity_key,
+            candidates=self.candidates, ranked=self.ranked, affinity_key=self.affinity_key,
             attempts=self.attempt_records() if attempts is None else attempts,
             fallbacks=self.fallbacks, usage=self.usage, latency_ms=milliseconds(elapsed),
             outcome="denied" if denied else "error" if failed else "selected", error=self.error,

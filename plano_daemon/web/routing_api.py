@@ -57,10 +57,9 @@ async def routing_decision(request: web.Request) -> web.Response:
     if services.ledger is not None:
         ranked = gate.names(allowed, resolve)
         services.ledger.append(decision_record(
-            trace.trace_id, time.time(), route=result.route,
-            requested_model=body.get("model") if isinstance(body.get("model"), str) else None,
-            selected=ranked[0] if ranked else None, candidates=gate.names(result.models, resolve),
-            ranked=ranked, router=result.router, affinity_key=result.session_id,
+            trace.trace_id, time.time(), body.get("model") if isinstance(body.get("model"), str) else None,
+            result.router, route=result.route, selected=ranked[0] if ranked else None,
+            candidates=gate.names(result.models, resolve), ranked=ranked, affinity_key=result.session_id,
             router_error=result.router_failure,
             latency_ms=milliseconds(time.perf_counter() - started),
             outcome="denied" if gate.denied else "selected", policy=gate.ledger_fields()))

@@ -28,7 +28,8 @@ def record(**kw: object) -> dict:
         "candidates": ["anthropic/claude", "openai/gpt-4o"], "ranked": ["anthropic/claude", "openai/gpt-4o"],
         "router": "embedded"}
     base.update(kw)
-    return decision_record(base.pop("request_id"), base.pop("timestamp"), **base)  # type: ignore[arg-type]
+    return decision_record(base.pop("request_id"), base.pop("timestamp"), base.pop("requested_model"),  # type: ignore[arg-type]
+                           base.pop("router"), **base)  # type: ignore[arg-type]
 
 
 def test_record_has_every_required_field_with_neutral_policy_values():
@@ -120,8 +121,7 @@ async def test_close_on_an_unwritable_path_logs_and_does_not_raise(tmp_path: Pat
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     writer = LedgerWriter(blocker / "route-decisions.jsonl", max_bytes=1 << 20, backups=1)
-    writer.append(decision_record("r1", 0.0, route=None, requested_model="m",
-                                  selected="m", candidates=["m"], ranked=["m"], router="none"))
+    writer.append(decision_record("r1", 0.0, "m", "none", route=None, selected="m", candidates=["m"], ranked=["m"]))
     await writer.close()
     assert "cannot write" in caplog.text and "records dropped" in caplog.text
 
