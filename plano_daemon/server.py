@@ -91,6 +91,9 @@ class Server:
             LOG.warning("reload: %s changed; the change takes effect on restart", ", ".join(changed))
         for warning in loaded.warnings:
             LOG.warning("%s", warning)
+        # The replaced configuration was frozen with the rest of the start-up heap (`run`), where a cycle
+        # would never be collected: back into the collector's generations with everything else.
+        gc.unfreeze()
         metrics.config_reloads.labels("applied").inc()
         LOG.info("reload: configuration applied")
         self.notifier.ready(self.status_line())
@@ -148,7 +151,13 @@ async def run(loaded: LoadedConfig, *, config_path: str | None, env_files: Seque
     # Handlers first: once READY=1 is out, systemd may send SIGHUP at once, and its default action kills.
     LOG.info("%s", server.status_line())
     notifier.ready(server.status_line())
-    gc.enable()  # off while starting (cli._serve): from here on, requests make garbage
+    # Off while starting (cli._serve). What start-up made and keeps (≈ 56 k objects: modules, config, routers)
+    # is frozen once its garbage is gone (one collection, ≈ 20–50 ms, right after READY=1): no collection
+    # traverses it again, where each that did paused the loop as long (the first after start, and every
+    # full one after it).
+    gc.collect()
+    gc.freeze()
+    gc.enable()
     interval = watchdog_interval()
     watchdog = asyncio.create_task(run_watchdog(notifier, interval)) if interval else None
     try:
