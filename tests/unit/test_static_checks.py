@@ -33,7 +33,7 @@ def test_ruff_is_clean() -> None:
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
 
 
-#: Modules built when a config loads, not per request: their calls may pass as many keywords as they like.
+#: Modules run when a config loads, not per request: their calls may pass as many arguments as they like.
 _LOAD_TIME = {"catalog.py", "cli.py"}
 
 
