@@ -45,15 +45,14 @@ def test_serve_that_cannot_start_leaves_the_collector_on(tmp_path: Path, capsys:
 
 def test_other_commands_leave_it_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "plano.yaml"
-    config.write_text("version: v0.4.0\nlisteners: [{type: model, name: m, port: 12000}]\n"
-                      "model_providers: [{model: openai/m, base_url: 'http://127.0.0.1:8000/v1', default: true}]\n")
+    config.write_text(CONFIG)
     assert main(["validate", "--config", str(config)]) == 0
     assert gc.isenabled()
     capsys.readouterr()
 
 
 class ReadyEvents(Notifier):
-    """Sets `ready` on each READY=1 (start, and the end of each reload)."""
+    """Counts each READY=1 (start, and the end of each reload) and sets `ready_seen`."""
 
     def __init__(self) -> None:
         super().__init__({})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ def test_ruff_is_clean() -> None:
 _LOAD_TIME = {"catalog.py", "cli.py"}
 
 
+@functools.cache  # a few dozen shapes among the package's thousands of calls
 def _unpacks_its_arguments(positional: int, keywords: int) -> bool:
     """Whether this interpreter compiles a call with these argument counts as a tuple and a dict built and
     then unpacked (CALL_FUNCTION_EX), as CPython 3.11 does once positional + 2 × keywords passes 30."""
