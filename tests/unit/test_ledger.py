@@ -28,8 +28,9 @@ def record(**kw: object) -> dict:
         "candidates": ["anthropic/claude", "openai/gpt-4o"], "ranked": ["anthropic/claude", "openai/gpt-4o"],
         "router": "embedded"}
     base.update(kw)
-    return decision_record(base.pop("request_id"), base.pop("timestamp"), base.pop("requested_model"),  # type: ignore[arg-type]
-                           base.pop("router"), **base)  # type: ignore[arg-type]
+    request_id, timestamp, requested, router = (base.pop(k) for k in ("request_id", "timestamp", "requested_model",
+                                                                        "router"))
+    return decision_record(request_id, timestamp, requested, router, **base)  # type: ignore[arg-type]
 
 
 def test_record_has_every_required_field_with_neutral_policy_values():

@@ -30,7 +30,6 @@ def test_the_pattern_is_compiled_once_per_name() -> None:
     assert _model_edit("local-code", "qwen") is _model_edit("local-code", "qwen")
 
 
-
 _KEYS = st.sampled_from(['"model"', '"mod\\u0065l"', '"x"', '"models"', '"a\\"model"'])
 _SPACE = st.sampled_from(["", " ", "\n  ", "\t", " " * 70])
 _VALUES = st.sampled_from(['"local-code"', '"local\\u002dcode"', '"local-code2"', '"other"'])
