@@ -32,3 +32,12 @@ def dumps(obj: Any) -> bytes:
         return orjson.dumps(obj, default=str)
     except TypeError:
         return json.dumps(obj, ensure_ascii=True, separators=(",", ":"), default=str).encode()
+
+
+def dumps_line(obj: Any) -> bytes:
+    """`dumps(obj)` and a newline, made in one buffer (the line is not copied to append it). JSON text holds
+    no raw newline, so the line's is its only one."""
+    try:
+        return orjson.dumps(obj, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return dumps(obj) + b"\n"

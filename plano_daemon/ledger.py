@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from plano_daemon.config.schema import LedgerSettings
-from plano_daemon.json_codec import dumps
+from plano_daemon.json_codec import dumps_line
 from plano_daemon.logs import LOG, MILLIS_TEXT
 from plano_daemon.wire.usage import Usage
 
@@ -106,7 +106,7 @@ def _stamp(timestamp: float) -> str:
 def encode_record(record: Mapping[str, Any]) -> bytes:
     """One JSONL line. Any string is writable: text that UTF-8 cannot hold (a lone surrogate a client sent
     as `\\ud800`) is written as a JSON escape, which every JSON reader turns back into the same string."""
-    return dumps(record) + b"\n"
+    return dumps_line(record)
 
 
 def repair_tail(path: Path) -> int:
@@ -142,8 +142,8 @@ class LedgerWriter:
     The background flush outlives any error: a failed write is logged and its records are kept for the
     next try, up to `max_backlog` records; beyond that the oldest are dropped and counted (`on_drop`)."""
 
-    __slots__ = ("path", "_max_bytes", "_backups", "_pending", "_lock", "_task", "_interval", "_max_backlog",
-                 "_on_drop", "_repaired", "dropped", "_full_at", "_wake")
+    __slots__ = ("path", "_max_bytes", "_backups", "_pending", "_records", "_lock", "_task", "_interval",
+                 "_max_backlog", "_on_drop", "_repaired", "dropped", "_full_at", "_wake")
 
     def __init__(self, path: Path, *, max_bytes: int, backups: int, flush_interval: float = 0.2,
                  max_backlog: int = MAX_BACKLOG, on_drop: Callable[[int], None] | None = None) -> None:
@@ -153,7 +153,11 @@ class LedgerWriter:
         self._interval = flush_interval
         self._max_backlog = max_backlog
         self._on_drop = on_drop
-        self._pending: list[bytes] = []
+        #: The encoded lines not yet written, oldest first, and their count. One growing buffer rather than a
+        #: list of lines: each line is freed as soon as it is copied in, where holding a batch's few hundred
+        #: ≈ 700-byte objects until the write cost ≈ 2 % of a request's CPU (side-by-side A/B, docs/perf).
+        self._pending = bytearray()
+        self._records = 0
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._repaired = False
@@ -171,9 +175,9 @@ class LedgerWriter:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Queue one record (no I/O on the caller's path)."""
-        pending = self._pending
-        pending.append(encode_record(record))
-        if len(pending) >= self._full_at:
+        self._pending += encode_record(record)
+        self._records += 1
+        if self._records >= self._full_at:
             self._full()
 
     def _full(self) -> None:
@@ -185,19 +189,23 @@ class LedgerWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return self._records
 
     def _trim(self) -> None:
-        excess = len(self._pending) - self._max_backlog
+        excess = self._records - self._max_backlog
         if excess > 0:
-            del self._pending[:excess]
+            end = 0
+            for _ in range(excess):  # every line ends in the one newline it holds
+                end = self._pending.index(b"\n", end) + 1
+            del self._pending[:end]
+            self._records -= excess
             self.dropped += excess
             if self._on_drop is not None:
                 self._on_drop(excess)
 
-    def write_batch(self, lines: Sequence[bytes]) -> None:
-        """Blocking: append `lines`, fsync, rotate when the file passed `max_bytes`."""
-        if not lines:
+    def write_batch(self, data: bytes | bytearray) -> None:
+        """Blocking: append `data` (whole lines), fsync, rotate when the file passed `max_bytes`."""
+        if not data:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self._repaired:
@@ -205,7 +213,6 @@ class LedgerWriter:
             self._repaired = True
             if cut:
                 LOG.warning("route ledger %s: removed a torn last record (%d bytes) left by a crash", self.path, cut)
-        data = b"".join(lines)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, data)
@@ -230,11 +237,13 @@ class LedgerWriter:
         """Write what is queued, in a worker thread; one flush at a time keeps lines in order. On failure
         the batch goes back in front of the queue (bounded) and the error propagates."""
         async with self._lock:
-            lines, self._pending = self._pending, []
+            data, records = self._pending, self._records
+            self._pending, self._records = bytearray(), 0
             try:
-                await asyncio.to_thread(self.write_batch, lines)
+                await asyncio.to_thread(self.write_batch, data)
             except BaseException:
-                self._pending[:0] = lines
+                self._pending[:0] = data
+                self._records += records
                 self._trim()
                 raise
 
@@ -251,7 +260,7 @@ class LedgerWriter:
             timer = loop.call_later(delay, _settle, wake)
             if not failing:  # a failing write waits its back-off out, however full the queue
                 self._wake = wake
-                if len(self._pending) >= self._full_at:  # filled while the last batch was written
+                if self._records >= self._full_at:  # filled while the last batch was written
                     _settle(wake)
             try:
                 await wake
@@ -285,7 +294,8 @@ class LedgerWriter:
         try:
             await self.flush()
         except Exception as exc:  # noqa: BLE001 - shutdown goes on; the loss is said once
-            count, self._pending = len(self._pending), []
+            count = self._records
+            self._pending, self._records = bytearray(), 0
             self.dropped += count
             LOG.error("route ledger %s: cannot write (%s); %d records dropped", self.path, _reason(exc), count)
 

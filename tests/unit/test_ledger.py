@@ -164,11 +164,17 @@ async def test_the_backlog_is_bounded_and_drops_are_counted(tmp_path: Path):
     blocker.write_text("")
     writer = LedgerWriter(blocker / "l.jsonl", max_bytes=1 << 20, backups=1, max_backlog=5,
                           on_drop=dropped.append)
-    for i in range(8):
-        writer.append(record(request_id=f"r{i}"))
+    for i in range(8):  # a newline in a value is written escaped: each record stays one line
+        writer.append(record(request_id=f"r{i}", requested_model="two\nlines"))
     with pytest.raises(OSError):
         await writer.flush()
     assert writer.pending == 5 and sum(dropped) == 3 == writer.dropped
+    blocker.unlink()
+    blocker.mkdir()
+    await writer.close()
+    lines = [json.loads(x) for x in (blocker / "l.jsonl").read_text().splitlines()]
+    assert [x["request_id"] for x in lines] == [f"r{i}" for i in range(3, 8)]  # the oldest were dropped
+    assert {x["requested_model"] for x in lines} == {"two\nlines"}
 
 
 def test_a_torn_last_line_is_cut_and_complete_lines_kept(tmp_path: Path):
