@@ -33,6 +33,21 @@ BATCH_RECORDS = 256
 RETRY_MAX_SECONDS = 5.0
 _TAIL_BLOCK = 65536
 
+_NONE: list[Any] = []
+_NO_REJECTIONS: dict[str, list[str]] = {}
+#: A record's fields in their order, valued as for a request no policy, router or failover touched.
+#: `decision_record` copies it and sets what the request changed: a dict copied whole is made in about half
+#: the time of the same 22 keys set one by one. Its empty containers are shared by the records that keep them
+#: (as `NO_FALLBACK_POLICY` is): a record is encoded, never changed.
+_BLANK_RECORD: dict[str, Any] = {
+    "request_id": "", "timestamp": "", "task": "none", "privacy_class": None, "data_classes": _NONE,
+    "decision_outcome": "selected", "selected_source": None, "candidate_sources": _NONE, "eligible_sources": _NONE,
+    "ranked_sources": _NONE, "rejected_sources": _NO_REJECTIONS, "policy_denials": _NONE,
+    "decision_reasons": _NONE, "affinity_key": None, "fallback_policy": NO_FALLBACK_POLICY, "fallbacks": _NONE,
+    "usage": None, "requested_model": None, "router": "none", "router_error": None, "attempts": _NONE,
+    "error": None,
+}
+
 
 def decision_record(request_id: str, timestamp: float, requested_model: str | None, router: str, /, *,
                     route: str | None, selected: str | None, candidates: Sequence[str], ranked: Sequence[str],
@@ -51,33 +66,39 @@ def decision_record(request_id: str, timestamp: float, requested_model: str | No
     eligible. Every `*_source(s)` field names a channel the same way (`RequestGate.name`). The record shares the
     caller's sequences and mappings (a tuple is written as a JSON array like a list; copying them was a
     sixth of its cost): encode it at once, as `LedgerWriter.append` does."""
-    facts = policy or {}
-    eligible = facts.get("eligible")
-    return {
-        "request_id": request_id,
-        "timestamp": _stamp(timestamp),
-        "task": route or "none",
-        "privacy_class": facts.get("privacy_class"),
-        "data_classes": facts.get("data_classes") or [],
-        "decision_outcome": outcome,
-        "selected_source": selected,
-        "candidate_sources": candidates,
-        "eligible_sources": candidates if eligible is None else eligible,
-        "ranked_sources": ranked,
-        "rejected_sources": facts.get("rejected") or {},
-        "policy_denials": facts.get("policy_denials") or [],
-        "decision_reasons": [f"router_failed:{router_error}"] if router_error else [],
-        "affinity_key": affinity_key,
-        "fallback_policy": facts.get("fallback_policy") or NO_FALLBACK_POLICY,
-        "fallbacks": fallbacks or [],
-        "usage": {"input_tokens": usage.input_tokens if usage else 0,
-                  "output_tokens": usage.output_tokens if usage else 0, "latency_ms": latency_ms},
-        "requested_model": requested_model,
-        "router": router,
-        "router_error": router_error,
-        "attempts": attempts or [],
-        "error": error,
-    }
+    record = _BLANK_RECORD.copy()
+    record["request_id"] = request_id
+    record["timestamp"] = _stamp(timestamp)
+    if route:
+        record["task"] = route
+    if policy:
+        record["privacy_class"] = policy.get("privacy_class")
+        record["data_classes"] = policy.get("data_classes") or _NONE
+        eligible = policy.get("eligible")
+        record["rejected_sources"] = policy.get("rejected") or _NO_REJECTIONS
+        record["policy_denials"] = policy.get("policy_denials") or _NONE
+        record["fallback_policy"] = policy.get("fallback_policy") or NO_FALLBACK_POLICY
+    else:
+        eligible = None
+    record["decision_outcome"] = outcome
+    record["selected_source"] = selected
+    record["candidate_sources"] = candidates
+    record["eligible_sources"] = candidates if eligible is None else eligible
+    record["ranked_sources"] = ranked
+    if router_error:
+        record["decision_reasons"] = [f"router_failed:{router_error}"]
+    record["affinity_key"] = affinity_key
+    if fallbacks:
+        record["fallbacks"] = fallbacks
+    record["usage"] = {"input_tokens": usage.input_tokens if usage else 0,
+                       "output_tokens": usage.output_tokens if usage else 0, "latency_ms": latency_ms}
+    record["requested_model"] = requested_model
+    record["router"] = router
+    record["router_error"] = router_error
+    if attempts:
+        record["attempts"] = attempts
+    record["error"] = error
+    return record
 
 
 def ledger_path(settings: LedgerSettings, state_dir: Path) -> Path:

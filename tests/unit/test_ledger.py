@@ -15,10 +15,11 @@ from plano_daemon.config.schema import LedgerSettings
 from plano_daemon.ledger import BATCH_RECORDS, LedgerWriter, decision_record, ledger_path, repair_tail
 from plano_daemon.wire.usage import Usage
 
-REQUIRED = {"request_id", "timestamp", "task", "privacy_class", "data_classes", "decision_outcome",
-            "selected_source", "candidate_sources", "eligible_sources", "ranked_sources", "rejected_sources",
-            "policy_denials", "decision_reasons", "affinity_key", "fallback_policy", "fallbacks", "usage",
-            "requested_model", "router", "router_error", "attempts", "error"}
+#: SPEC §5's fields in its order, then ours.
+FIELDS = ["request_id", "timestamp", "task", "privacy_class", "data_classes", "decision_outcome",
+          "selected_source", "candidate_sources", "eligible_sources", "ranked_sources", "rejected_sources",
+          "policy_denials", "decision_reasons", "affinity_key", "fallback_policy", "fallbacks", "usage",
+          "requested_model", "router", "router_error", "attempts", "error"]
 
 
 def record(**kw: object) -> dict:
@@ -36,7 +37,7 @@ def record(**kw: object) -> dict:
 def test_record_has_every_required_field_with_neutral_policy_values():
     rec = record(attempts=[{"model": "anthropic/claude", "status": 200}], usage=Usage(12, 3),
                  latency_ms=41.5, affinity_key="s-1")
-    assert set(rec) == REQUIRED
+    assert list(rec) == FIELDS
     assert rec["task"] == "code_generation" and rec["decision_outcome"] == "selected"
     assert rec["timestamp"] == "2023-11-14T22:13:20.250+00:00"
     assert rec["eligible_sources"] == rec["candidate_sources"]
@@ -44,6 +45,29 @@ def test_record_has_every_required_field_with_neutral_policy_values():
     assert rec["fallback_policy"] == {"allowed_reasons": [], "forbidden_reasons": []}
     assert rec["usage"] == {"input_tokens": 12, "output_tokens": 3, "latency_ms": 41.5}
     assert record(route=None)["task"] == "none"
+
+
+def test_a_record_with_every_fact_set_leaves_the_next_one_neutral():
+    full = record(policy={"eligible": ["openai/gpt-4o"], "rejected": {"anthropic/claude": ["privacy_violation"]},
+                          "policy_denials": [{"code": "privacy_violation", "reason": "r", "source": "x"}],
+                          "privacy_class": "local_only", "data_classes": ["source_code"],
+                          "fallback_policy": {"allowed_reasons": ["timeout"], "forbidden_reasons": []}},
+                  router_error="timeout", fallbacks=[{"from": "a", "to": "b", "reason": "timeout"}],
+                  attempts=[{"model": "a", "status": 504}], outcome="error", error="upstream timeout",
+                  affinity_key="s-1", usage=Usage(5, 6), latency_ms=9.0)
+    assert list(full) == FIELDS
+    assert full["decision_reasons"] == ["router_failed:timeout"] and full["router_error"] == "timeout"
+    assert full["eligible_sources"] == ["openai/gpt-4o"] and full["data_classes"] == ["source_code"]
+    neutral = record(route=None)
+    assert list(neutral) == FIELDS
+    assert {k: neutral[k] for k in ("task", "privacy_class", "data_classes", "decision_outcome", "rejected_sources",
+                                     "policy_denials", "decision_reasons", "affinity_key", "fallbacks",
+                                     "router_error", "attempts", "error")} == {
+        "task": "none", "privacy_class": None, "data_classes": [], "decision_outcome": "selected",
+        "rejected_sources": {}, "policy_denials": [], "decision_reasons": [], "affinity_key": None,
+        "fallbacks": [], "router_error": None, "attempts": [], "error": None}
+    assert neutral["fallback_policy"] == {"allowed_reasons": [], "forbidden_reasons": []}
+    assert neutral["usage"] == {"input_tokens": 0, "output_tokens": 0, "latency_ms": None}
 
 
 async def test_writer_appends_one_valid_json_line_per_record(tmp_path: Path):
