@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -44,12 +45,14 @@ STREAM_CHUNKS = 20
 PACED_CHUNKS = 100
 PACED_STREAMS = 320
 PACED_ROUNDS = 3
-#: The throughput check against the floor: this many rounds of JSON at c=16, the floor and plano-daemon back to
-#: back (in alternating order), one ratio per round. This VM's speed drifts by ±20 % within minutes; a ratio
-#: of two runs seconds apart cancels the drift, where the maxima of separate medians do not. Single rounds
-#: still read 0.6–1.2× (the speed moves within a second too): the median of 15 spreads a third less than of 7.
-PAIRED_ROUNDS = 15
-PAIRED_REQUESTS = 3000
+#: The throughput check against the floor: the floor and plano-daemon served at the same time, both pinned to one
+#: CPU, each driven by its own loadgen at c=16 (pinned with the upstream to the other CPUs), for this many rounds
+#: of COSCHEDULED_SECONDS; one ratio of CPU time per request a round. Whatever slows this VM slows both at the
+#: same instant, so single rounds read within ±3 % and the median of 10 within ±1 % from run to run, where
+#: rounds run back to back read 0.6–1.2× (its speed moves within a second). Sharing a CPU costs each some
+#: cache, the larger code more: the ratio errs against us.
+COSCHEDULED_ROUNDS = 12
+COSCHEDULED_SECONDS = 4.0
 
 
 def bodies(*, paced: bool = False) -> tuple[Path, Path]:
@@ -64,16 +67,26 @@ def bodies(*, paced: bool = False) -> tuple[Path, Path]:
     return plain, stream
 
 
-def load(target: Target, *, concurrency: int, requests: int, stream: bool, warmup: int = WARMUP,
-         stream_every: int | None = None, seconds: float = RUN_SECONDS, paced: bool = False) -> dict[str, Any]:
+def loadgen(target: Target, *, concurrency: int, requests: int, stream: bool, warmup: int = WARMUP,
+            stream_every: int | None = None, seconds: float = RUN_SECONDS, paced: bool = False) -> list[str]:
+    """The command line of one bounded loadgen run against `target`."""
     plain, streaming = bodies(paced=paced)
     every = stream_every if stream_every is not None else (1 if stream else 0)
-    cmd = [sys.executable, str(Path(__file__).with_name("loadgen.py")), "--port", str(target.port),
-           "--path", target.path, "--body", str(plain), "--stream-body", str(streaming),
-           "--stream-every", str(every), "--concurrency", str(concurrency), "--requests", str(requests),
-           "--warmup", str(warmup), "--seconds", str(seconds)]
-    done = subprocess.run(cmd, capture_output=True, timeout=seconds * 2 + 30, check=True)
-    result: dict[str, Any] = json.loads(done.stdout)
+    return [sys.executable, str(Path(__file__).with_name("loadgen.py")), "--port", str(target.port),
+            "--path", target.path, "--body", str(plain), "--stream-body", str(streaming),
+            "--stream-every", str(every), "--concurrency", str(concurrency), "--requests", str(requests),
+            "--warmup", str(warmup), "--seconds", str(seconds)]
+
+
+def load(target: Target, *, seconds: float = RUN_SECONDS, **options: Any) -> dict[str, Any]:
+    done = subprocess.run(loadgen(target, seconds=seconds, **options), capture_output=True,
+                          timeout=seconds * 2 + 30, check=True)
+    return loaded(target, done.stdout)
+
+
+def loaded(target: Target, stdout: bytes) -> dict[str, Any]:
+    """A loadgen run's result; its errors are said on stderr."""
+    result: dict[str, Any] = json.loads(stdout)
     if result["errors"]:
         print(f"  ! {target.name}: {result['errors']} errors, last: {result['last_error']}", file=sys.stderr)
     return result
@@ -187,27 +200,53 @@ def benchmark(args: argparse.Namespace, fleet: Fleet) -> dict[str, Any]:
         ttft = merge(rounds[target.name]["paced-c16"])["ttft_ms"]
         print(f"paced  c=16  {target.name:19} {per_chunk[target.name] * 1e6:6.1f} µs CPU per chunk  "
               f"TTFT p50 {ttft.get('p50', 0):7.3f} ms", flush=True)
-    paired = paired_throughput(targets[1], targets[2], scale)
+    side_by_side = coscheduled_throughput(targets[1], targets[2], upstream, scale)
     runs = {name: {key: merge(results) for key, results in by_key.items()} for name, by_key in rounds.items()}
     cpu_per_request = {name: spent / count if count else 0.0 for name, (spent, count) in cpu.items()}
     info = {t.name: {"ready_s": t.ready_s, "peak_rss_mb": t.peak_rss_mb,
                      "cpu_us_per_request": cpu_per_request[t.name] * 1e6,
                      "cpu_us_per_chunk": per_chunk[t.name] * 1e6} for t in targets}
-    return {"runs": runs, "targets": info, "routing": routing_cost(), "scale": scale, "paired_throughput": paired,
+    return {"runs": runs, "targets": info, "routing": routing_cost(), "scale": scale, "coscheduled_throughput": side_by_side,
             "machine": machine(args.gateway_python)}
 
 
-def paired_throughput(floor: Target, gateway: Target, scale: float) -> list[float]:
-    """plano-daemon's requests per second over the floor's, one ratio per round (see PAIRED_ROUNDS)."""
-    ratios = []
-    for n in range(PAIRED_ROUNDS):
-        rps = {}
-        for target in (floor, gateway) if n % 2 == 0 else (gateway, floor):
-            rps[target.name] = load(target, concurrency=16, requests=max(int(PAIRED_REQUESTS * scale), 200),
-                                    stream=False)["rps"]
-        ratios.append(rps[gateway.name] / rps[floor.name])
-    print(f"paired throughput, plano-daemon / floor at c=16: {', '.join(f'{r:.2f}' for r in ratios)}", flush=True)
-    return ratios
+def coscheduled_throughput(floor: Target, gateway: Target, upstream: Target, scale: float) -> dict[str, Any]:
+    """plano-daemon's requests per CPU-second over the floor's, the two served at the same time on one CPU, one
+    ratio a round (see COSCHEDULED_ROUNDS); with one CPU, everything shares it."""
+    cpus = sorted(os.sched_getaffinity(0))
+    serve, drive = {cpus[0]}, set(cpus[1:]) or {cpus[0]}
+    pair = (floor, gateway)
+    for target in pair:
+        target.pin(serve)
+    upstream.pin(drive)
+    seconds = COSCHEDULED_SECONDS if scale == 1.0 else COSCHEDULED_SECONDS / 2
+    rounds = COSCHEDULED_ROUNDS if scale == 1.0 else COSCHEDULED_ROUNDS // 2
+    ratios, rps_ratios, cpu_us = [], [], {t.name: [] for t in pair}
+    try:
+        for n in range(rounds + 1):  # the first warms both up and is not counted
+            before = {t.name: t.cpu_ns() for t in pair}
+            # Started in alternating order: the one started second gains ≈ 0.5 % (measured with two copies of
+            # the same build, whose ratio then reads 0.997–1.001).
+            runs = {t.name: subprocess.Popen(loadgen(t, concurrency=16, requests=10**7, stream=False, warmup=0,
+                                                     seconds=seconds), stdout=subprocess.PIPE)
+                    for t in (pair if n % 2 else pair[::-1])}
+            for run in runs.values():
+                os.sched_setaffinity(run.pid, drive)
+            results = {t.name: loaded(t, runs[t.name].communicate(timeout=seconds * 2 + 30)[0]) for t in pair}
+            if n == 0:
+                continue
+            for t in pair:
+                answered = results[t.name]["completed"] + results[t.name]["errors"]
+                cpu_us[t.name].append((t.cpu_ns() - before[t.name]) / 1000 / max(answered, 1))
+            ratios.append(cpu_us[floor.name][-1] / cpu_us[gateway.name][-1])
+            rps_ratios.append(results[gateway.name]["rps"] / max(results[floor.name]["rps"], 1e-9))
+    finally:
+        for target in (*pair, upstream):
+            target.pin(set(cpus))
+    print(f"side by side at c=16, plano-daemon / floor, requests per CPU-second: "
+          f"{', '.join(f'{r:.3f}' for r in ratios)}", flush=True)
+    return {"ratios": ratios, "rps_ratios": rps_ratios, "shared_cpu": len(cpus) == 1,
+            "cpu_us_per_request": {name: statistics.median(values) for name, values in cpu_us.items()}}
 
 
 def soak(total: int, gateway_python: Path, batch: int = 1000) -> list[dict[str, float]]:
@@ -233,8 +272,6 @@ def soak(total: int, gateway_python: Path, batch: int = 1000) -> list[dict[str, 
 
 def machine(gateway_python: Path) -> dict[str, Any]:
     """Where the numbers come from: the gateway's interpreter and event loop, LiteLLM's version, the load."""
-    import os
-
     probe = ("import platform, importlib.util as u; "
              "print(platform.python_version(), 'uvloop' if u.find_spec('uvloop') else 'asyncio')")
     version, loop = subprocess.run([str(gateway_python), "-c", probe], capture_output=True, text=True,
