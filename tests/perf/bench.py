@@ -48,7 +48,7 @@ PACED_ROUNDS = 3
 #: The throughput check against the floor: the floor and plano-daemon served at the same time, both pinned to one
 #: CPU, each driven by its own loadgen at c=16 (pinned with the upstream to the other CPUs), for this many rounds
 #: of COSCHEDULED_SECONDS; one ratio of CPU time per request a round. Whatever slows this VM slows both at the
-#: same instant, so single rounds read within ±3 % and the median of 10 within ±1 % from run to run, where
+#: same instant, so single rounds read within ±3 % and medians of separate runs within ±1 % over an hour, where
 #: rounds run back to back read 0.6–1.2× (its speed moves within a second). Sharing a CPU costs each some
 #: cache, the larger code more: the ratio errs against us.
 COSCHEDULED_ROUNDS = 12
