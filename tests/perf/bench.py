@@ -210,43 +210,50 @@ def benchmark(args: argparse.Namespace, fleet: Fleet) -> dict[str, Any]:
             "machine": machine(args.gateway_python)}
 
 
-def coscheduled_throughput(floor: Target, gateway: Target, upstream: Target, scale: float) -> dict[str, Any]:
-    """plano-daemon's requests per CPU-second over the floor's, the two served at the same time on one CPU, one
-    ratio a round (see COSCHEDULED_ROUNDS); with one CPU, everything shares it."""
+def side_by_side(targets: list[Target], upstream: Target, *, rounds: int, seconds: float
+                 ) -> dict[str, dict[str, list[float]]]:
+    """Each target's CPU µs per request and requests per second, one value a round, all of them served at the
+    same time pinned to one CPU (see COSCHEDULED_ROUNDS); with one CPU, everything shares it."""
     cpus = sorted(os.sched_getaffinity(0))
     serve, drive = {cpus[0]}, set(cpus[1:]) or {cpus[0]}
-    pair = (floor, gateway)
-    for target in pair:
+    for target in targets:
         target.pin(serve)
     upstream.pin(drive)
-    seconds = COSCHEDULED_SECONDS if scale == 1.0 else COSCHEDULED_SECONDS / 2
-    rounds = COSCHEDULED_ROUNDS if scale == 1.0 else COSCHEDULED_ROUNDS // 2
-    ratios, rps_ratios, cpu_us = [], [], {t.name: [] for t in pair}
+    measured: dict[str, dict[str, list[float]]] = {t.name: {"cpu_us": [], "rps": []} for t in targets}
     try:
-        for n in range(rounds + 1):  # the first warms both up and is not counted
-            before = {t.name: t.cpu_ns() for t in pair}
-            # Started in alternating order: the one started second gains ≈ 0.5 % (measured with two copies of
-            # the same build, whose ratio then reads 0.997–1.001).
+        for n in range(rounds + 1):  # the first warms them up and is not counted
+            before = {t.name: t.cpu_ns() for t in targets}
+            # Started in turn, each first as often: with two copies of one build, the one started second
+            # gained ≈ 0.5 %; rotated, their ratio read 0.997–1.001 over three runs.
+            order = targets[n % len(targets):] + targets[:n % len(targets)]
             runs = {t.name: subprocess.Popen(loadgen(t, concurrency=16, requests=10**7, stream=False, warmup=0,
-                                                     seconds=seconds), stdout=subprocess.PIPE)
-                    for t in (pair if n % 2 else pair[::-1])}
+                                                     seconds=seconds), stdout=subprocess.PIPE) for t in order}
             for run in runs.values():
                 os.sched_setaffinity(run.pid, drive)
-            results = {t.name: loaded(t, runs[t.name].communicate(timeout=seconds * 2 + 30)[0]) for t in pair}
+            results = {t.name: loaded(t, runs[t.name].communicate(timeout=seconds * 2 + 30)[0]) for t in targets}
             if n == 0:
                 continue
-            for t in pair:
+            for t in targets:
                 answered = results[t.name]["completed"] + results[t.name]["errors"]
-                cpu_us[t.name].append((t.cpu_ns() - before[t.name]) / 1000 / max(answered, 1))
-            ratios.append(cpu_us[floor.name][-1] / cpu_us[gateway.name][-1])
-            rps_ratios.append(results[gateway.name]["rps"] / max(results[floor.name]["rps"], 1e-9))
+                measured[t.name]["cpu_us"].append((t.cpu_ns() - before[t.name]) / 1000 / max(answered, 1))
+                measured[t.name]["rps"].append(results[t.name]["rps"])
     finally:
-        for target in (*pair, upstream):
+        for target in (*targets, upstream):
             target.pin(set(cpus))
+    return measured
+
+
+def coscheduled_throughput(floor: Target, gateway: Target, upstream: Target, scale: float) -> dict[str, Any]:
+    """plano-daemon's requests per CPU-second over the floor's, the two served side by side, one ratio a round."""
+    full = scale == 1.0
+    measured = side_by_side([floor, gateway], upstream, rounds=COSCHEDULED_ROUNDS if full else COSCHEDULED_ROUNDS // 2,
+                            seconds=COSCHEDULED_SECONDS if full else COSCHEDULED_SECONDS / 2)
+    mine, base = measured[gateway.name], measured[floor.name]
+    ratios = [b / m for b, m in zip(base["cpu_us"], mine["cpu_us"], strict=True)]
     print(f"side by side at c=16, plano-daemon / floor, requests per CPU-second: "
           f"{', '.join(f'{r:.3f}' for r in ratios)}", flush=True)
-    return {"ratios": ratios, "rps_ratios": rps_ratios, "shared_cpu": len(cpus) == 1,
-            "cpu_us_per_request": {name: statistics.median(values) for name, values in cpu_us.items()}}
+    return {"ratios": ratios, "rps_ratios": [m / max(b, 1e-9) for m, b in zip(mine["rps"], base["rps"], strict=True)],
+            "cpu_us_per_request": {name: statistics.median(m["cpu_us"]) for name, m in measured.items()}}
 
 
 def soak(total: int, gateway_python: Path, batch: int = 1000) -> list[dict[str, float]]:
