@@ -106,14 +106,16 @@ class Exchange:
             "tokens_out": self.usage.output_tokens, "error": self.error,
         }
 
-    def decision(self, status: int, elapsed: float, attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
-        """The RouteDecision ledger record (SPEC §5) of this request, answered with `status`; `attempts` as
-        for `access_fields`."""
+    def decision(self, status: int, elapsed: float, ended: float,
+                 attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
+        """The RouteDecision ledger record (SPEC §5) of this request, answered with `status` after `elapsed`
+        seconds at `ended` (`time.time()`: the record's time stamp is when the request arrived); `attempts`
+        as for `access_fields`."""
         gate = self.gate
         denied = gate.denied
         failed = self.error is not None or status >= 400
         return decision_record(
-            self.request_id, time.time() - elapsed, self.requested, self.router, route=self.route,
+            self.request_id, ended - elapsed, self.requested, self.router, route=self.route,
             selected=gate.name(self.channel) if self.channel is not None and not denied else None,
             candidates=self.candidates, ranked=self.ranked, affinity_key=self.affinity_key,
             attempts=self.attempt_records() if attempts is None else attempts,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plano_daemon.accounting import AccountingQueue
 from plano_daemon.catalog import Catalog, Channel
 from plano_daemon.config.load import LoadedConfig
 from plano_daemon.config.schema import Config
@@ -106,6 +107,8 @@ class Services:
     windows: ContextWindows = field(default_factory=ContextWindows)
     #: What several instances share through Redis (pins, budgets, blocks, cool-downs, rate limits).
     shared: SharedState | None = None
+    #: Finished requests whose metrics, access line and ledger record are not yet done (a batch every 2 ms).
+    accounting: AccountingQueue = field(default_factory=AccountingQueue)
 
     def routing_context(self, may_see: Callable[[Channel], bool] | None) -> RoutingContext:
         """What one routing decision uses; `may_see` is the request's privacy check (None: no profile)."""
@@ -122,6 +125,7 @@ class Services:
     async def close(self) -> None:
         """Flush and close everything at once; one part failing neither stops nor hides the others. The
         upstream pool closes last (nothing above sends through it by then)."""
+        self.accounting.drain()
         if self.budgets is not None:
             self.budgets.close()
         parts = [part for part in (self.shared, self.ledger, self.conversations, self.tracing) if part is not None]

@@ -79,9 +79,12 @@ async def step_routed_proxy(d: Demo) -> None:
     assert status == 200 and len(cloud.models_seen) == seen + 1, data
     say(f"  asked for local-code, routed to code_generation → cloud/claude-sonnet ({ms:.1f} ms); "
         f"the cloud upstream received {cloud.models_seen[-1]!r}")
-    ledger = d.server.gateway.services.ledger
+    services = d.server.gateway.services
+    ledger = services.ledger
     assert ledger is not None
+    services.accounting.drain()  # the request's record is made in its 2 ms batch
     await ledger.flush()
     last = json.loads(Path(ledger.path).read_text(encoding="utf-8").splitlines()[-1])
+    assert (last["requested_model"], last["task"]) == ("local-code", "code_generation"), last
     say(f"  ledger: task={last['task']} router={last['router']} requested={last['requested_model']} "
         f"selected={last['selected_source']} (never prompt text)")

@@ -76,6 +76,7 @@ async def models_preflight(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     gateway = request.app[GATEWAY]
+    gateway.services.accounting.drain()  # every request answered so far is counted
     gateway.publish_budget_usage()
     body = gateway.services.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

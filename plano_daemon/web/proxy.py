@@ -95,13 +95,15 @@ async def handle(request: web.Request, api: str) -> web.StreamResponse:
         metrics.in_flight.dec()
         if exchange.spans is not None:
             exchange.spans.finish(exchange, status)
-        # aiohttp writes a returned response in this same task step, so a callback scheduled now runs
-        # once it is on the wire: the client never waits for its own log line, metrics and ledger record.
-        loop.call_soon(_account, services, exchange, request.method, status,
-                       time.perf_counter() - exchange.started)
+        # Done once the response is on the wire (aiohttp writes it in this same task step), with the other
+        # requests that finish in the next 2 ms (`accounting`): the client never waits for its own log line,
+        # metrics and ledger record.
+        services.accounting.defer(loop, _account, services, exchange, request.method, status,
+                                  time.perf_counter() - exchange.started, time.time())
 
 
-def _account(services: Services, exchange: Exchange, method: str, status: int, elapsed: float) -> None:
+def _account(services: Services, exchange: Exchange, method: str, status: int, elapsed: float,
+             ended: float) -> None:
     metrics = services.metrics
     metrics.requests.labels(exchange.api, method, status_class(status)).inc()
     metrics.request_duration.labels(exchange.api).observe(elapsed)
@@ -113,7 +115,7 @@ def _account(services: Services, exchange: Exchange, method: str, status: int, e
     attempts = exchange.attempt_records()
     access_line(status, exchange.access_fields(status, elapsed, attempts))
     if services.ledger is not None and exchange.requested is not None:  # SPEC §5: requests that named a model
-        services.ledger.append(exchange.decision(status, elapsed, attempts))
+        services.ledger.append(exchange.decision(status, elapsed, ended, attempts))
 
 
 async def _serve(request: web.Request, runtime: Runtime, services: Services,

@@ -29,7 +29,7 @@ async def post(gw: Any, api: str, body: dict[str, Any]) -> tuple[int, bytes]:
 
 
 async def ledger(gw: Any, state: Path) -> list[dict[str, Any]]:
-    await asyncio.sleep(0.05)  # the record is queued just after the answer is written
+    gw.accounted()
     await gw.server.gateway.services.ledger.flush()
     path = state / "route-decisions.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -40,7 +40,8 @@ async def metrics(gw: Any) -> str:
         return await resp.text()
 
 
-def access_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, dict[str, Any]]]:
+def access_lines(gw: Any, caplog: pytest.LogCaptureFixture) -> list[tuple[int, dict[str, Any]]]:
+    gw.accounted()
     return [(r.levelno, json.loads(r.getMessage())) for r in caplog.records if r.name == "plano_daemon.access"]
 
 
@@ -54,7 +55,7 @@ async def test_a_stream_cut_after_its_first_byte_is_an_error_in_log_ledger_and_m
 
     events, torn = parse_sse(raw)
     assert status == 200 and not torn and "error" in events[-1][1] and (None, "[DONE]") not in events
-    (level, line), = access_lines(caplog)
+    (level, line), = access_lines(gw, caplog)
     assert level == logging.WARNING and line["status"] == 200 and "ended before its end event" in line["error"]
     record, = await ledger(gw, state_directory)
     assert record["decision_outcome"] == "error" and "ended before its end event" in record["error"]
@@ -76,7 +77,7 @@ async def test_a_broken_answer_with_no_fallback_is_a_clean_502_in_the_clients_di
     assert status == 502
     assert (body["type"] == "error" and body["error"]["type"] == "api_error") if api == "messages" \
         else body["error"]["code"] == "upstream_exhausted"
-    (level, line), = access_lines(caplog)
+    (level, line), = access_lines(gw, caplog)
     assert level == logging.ERROR and line["error"].startswith("upstream_exhausted")
 
 
@@ -124,7 +125,7 @@ async def test_transport_failures_name_the_upstream_host_and_port(gateway, caplo
     status, _ = await post(gw, "chat", request_body("chat", False))
 
     assert status == 502
-    (level, line), = access_lines(caplog)
+    (level, line), = access_lines(gw, caplog)
     assert level == logging.ERROR and line["attempts"][0]["upstream"] == "127.0.0.1:9"
     assert "127.0.0.1:9" in line["error"] or "127.0.0.1:9" in caplog.text
     assert SECRET not in caplog.text
@@ -138,7 +139,7 @@ async def test_a_4xx_line_says_why(fake_upstream, gateway, caplog):
     assert (await post(gw, "chat", {"model": "a/m"}))[0] == 400
     assert (await post(gw, "chat", {"model": "nope/x", "messages": []}))[0] == 404
     assert (await post(gw, "chat", request_body("chat", False)))[0] == 400
-    lines = access_lines(caplog)
+    lines = access_lines(gw, caplog)
     assert [level for level, _ in lines] == [logging.WARNING] * 3
     assert [line["error"].split(":")[0] for _, line in lines] == ["invalid_request", "model_not_found",
                                                                   "upstream a/m answered HTTP 400"]

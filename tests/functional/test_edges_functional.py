@@ -83,7 +83,11 @@ async def test_health_and_unknown_paths(gw) -> None:
             assert (await resp.json())["error"]["code"] == "method_not_allowed"
 
 
-async def test_metrics_count_requests_upstreams_and_tokens(gw, openai_client) -> None:
+async def test_metrics_count_requests_upstreams_and_tokens(fake_upstream, gateway, openai_client, monkeypatch) -> None:
+    """A scrape counts every request answered before it, however recently (accounting runs in batches)."""
+    monkeypatch.setattr("plano_daemon.accounting.ACCOUNT_DELAY_SECONDS", 60.0)
+    up = await fake_upstream()
+    gw = await gateway(config(provider("openai/m", up, default=True), model_aliases={"fast": {"target": "openai/m"}}))
     client = openai_client(gw)
     await client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "hi"}])
     async with aiohttp.ClientSession() as s:
@@ -96,12 +100,29 @@ async def test_metrics_count_requests_upstreams_and_tokens(gw, openai_client) ->
     assert "plano_requests_in_flight 0.0" in text
 
 
+async def test_a_request_answered_just_before_shutdown_is_in_the_log_and_the_ledger(
+        fake_upstream, gateway, openai_client, state_directory, caplog, monkeypatch) -> None:
+    """Accounting runs in batches after the responses: stopping the gateway does what is still due."""
+    import json
+
+    monkeypatch.setattr("plano_daemon.accounting.ACCOUNT_DELAY_SECONDS", 60.0)  # due only at shutdown
+    caplog.set_level(logging.INFO, logger="plano_daemon.access")
+    up = await fake_upstream()
+    gw = await gateway(config(provider("openai/m", up, default=True)))
+    await openai_client(gw).chat.completions.create(model="openai/m", messages=[{"role": "user", "content": "hi"}])
+    await gw.server.stop()
+    assert len([r for r in caplog.records if r.name == "plano_daemon.access"]) == 1
+    records = (state_directory / "route-decisions.jsonl").read_text().splitlines()
+    assert [json.loads(line)["requested_model"] for line in records] == ["openai/m"]
+
+
 async def test_one_access_line_per_request_without_prompt_or_key(gw, openai_client, caplog) -> None:
     import json
 
     caplog.set_level(logging.INFO, logger="plano_daemon.access")
     await openai_client(gw).chat.completions.create(
         model="fast", messages=[{"role": "user", "content": "a very private prompt"}])
+    gw.accounted()
     lines = [r.getMessage() for r in caplog.records if r.name == "plano_daemon.access"]
     assert len(lines) == 1
     entry = json.loads(lines[0])

@@ -318,6 +318,7 @@ async def test_seed_001_config_fails_over_through_its_channels(fake_upstream, ga
 
     with caplog.at_level(logging.INFO, logger="plano_daemon.access"):
         reply = await openai_client(gw).chat.completions.create(model="custom/claude-opus-4-6", messages=CODE)
+        gw.accounted()
 
     assert text_of(reply) == f"echo: {CODE[0]['content']}"
     assert [r.headers["Authorization"] for r in custom.received + aws.received + official.received] == [

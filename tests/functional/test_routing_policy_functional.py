@@ -23,6 +23,7 @@ async def decide(gw: Any, messages: list[dict[str, Any]], **headers: str) -> dic
 
 
 async def ledger(gw: Any) -> list[dict[str, Any]]:
+    gw.accounted()
     writer = gw.server.gateway.services.ledger
     await writer.flush()
     return [json.loads(line) for line in Path(writer.path).read_text().splitlines()]

@@ -35,6 +35,7 @@ async def setup(fake_upstream: Any, gateway: Any, *, with_router: bool = True, *
 
 
 async def ledger_lines(gw: Any) -> list[dict[str, Any]]:
+    gw.accounted()
     ledger = gw.server.gateway.services.ledger
     await ledger.flush()
     return [json.loads(line) for line in Path(ledger.path).read_text().splitlines()]

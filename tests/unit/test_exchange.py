@@ -3,6 +3,7 @@ its attempts are the failover plan's records (a stream broken after its first by
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from plano_daemon.catalog import Catalog
@@ -38,7 +39,7 @@ def exchange_through_a_failover() -> Exchange:
 def test_a_stream_cut_after_its_first_byte_is_the_last_attempts_error_in_the_log_and_the_ledger() -> None:
     exchange = exchange_through_a_failover()
     exchange.stream_failed("truncated", "the stream ended early")
-    record = exchange.decision(200, 0.25)
+    record = exchange.decision(200, 0.25, 1_700_000_000.5)  # made later than that: the times are the request's
     line = exchange.access_fields(200, 0.25)
     expected = [
         {"model": "a/m1", "status": 503, "error": None, "ms": 2.0, "reason": "provider_5xx", "delay_ms": 0},
@@ -49,12 +50,13 @@ def test_a_stream_cut_after_its_first_byte_is_the_last_attempts_error_in_the_log
     assert record["selected_source"] == "b/m1" and record["requested_model"] == "a/m1" and record["task"] == "code"
     assert record["fallbacks"] == [{"from": "a/m1", "to": "b/m1", "reason": "provider_5xx"}]
     assert record["usage"] == {"input_tokens": 11, "output_tokens": 7, "latency_ms": 250.0}
+    assert record["timestamp"] == "2023-11-14T22:13:20.250+00:00"  # when it arrived: ended - elapsed
     assert (line["tokens_in"], line["tokens_out"], line["resolved"], line["ms"]) == (11, 7, "b/m1", 250.0)
 
 
 def test_a_request_refused_by_policy_is_recorded_as_denied_with_no_selected_source() -> None:
     exchange = exchange_through_a_failover()
     exchange.gate.deny_unserved()
-    record = exchange.decision(403, 0.01)
+    record = exchange.decision(403, 0.01, time.time())
     assert record["decision_outcome"] == "denied" and record["selected_source"] is None
     assert record["policy_denials"] == [{"code": "privacy_violation", "reason": "no eligible candidate", "source": ""}]

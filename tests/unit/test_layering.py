@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config", "translate"),  # the config edge (pydantic, yaml); pure translations between APIs
     ("catalog",),  # who serves a model name
     ("failover", "policy", "ledger", "upstream", "tracing"),  # decisions on values; the upstream client pool
-    ("routing", "exchange", "context_windows", "shared"),  # shared: what several instances keep in Redis
+    ("routing", "exchange", "context_windows", "shared", "accounting"),  # shared: what several instances keep in Redis
     ("state_store",),  # stored Responses conversations (state_storage)
     ("runtime",),  # one gateway's long-lived parts, built from a config
     ("relay",),
