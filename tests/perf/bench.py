@@ -48,9 +48,10 @@ PACED_ROUNDS = 3
 #: The throughput check against the floor: the floor and plano-daemon served at the same time, both pinned to one
 #: CPU, each driven by its own loadgen at c=16 (pinned with the upstream to the other CPUs), for this many rounds
 #: of COSCHEDULED_SECONDS; one ratio of CPU time per request a round. Whatever slows this VM slows both at the
-#: same instant, so single rounds read within ±3 % and medians of separate runs within ±1 % over an hour, where
-#: rounds run back to back read 0.6–1.2× (its speed moves within a second). Sharing a CPU costs each some
-#: cache, the larger code more: the ratio errs against us.
+#: same instant, so single rounds read within ±3 %, where rounds run back to back read 0.6–1.2× (its speed
+#: moves within a second). Medians of separate runs still move by a few per cent with the host's state (the
+#: same build read 0.815–0.858× the floor within an hour): compare builds within one run. Sharing a CPU costs
+#: each some cache, the larger code more: the ratio errs against us.
 COSCHEDULED_ROUNDS = 12
 COSCHEDULED_SECONDS = 4.0
 

@@ -9,8 +9,10 @@ its own loadgen at c=16 for each round (bench.side_by_side). Prints each target'
 for each after the first its requests per CPU-second over the first's: the median and range of the rounds.
 
 Where `instructions.py` counts instructions (±0.5 %, blind to cache and branch effects), this measures CPU time
-with them: its rounds read within ±3 %, its medians within ±1 % between runs over an hour. With one build
-copied twice it reads 1.00 (0.997–1.001 over three runs); that is the check to run first on another machine.
+with them: its rounds read within ±3 %. Compare builds within one run: a median against the floor moves by a
+few per cent between runs with the host's state (0.815–0.858 for one build within an hour), a ratio of two
+builds in the same run far less. With one build copied twice it reads 1.00 (0.997–1.001 over three runs);
+that is the check to run first on another machine.
 """
 
 from __future__ import annotations
