@@ -201,26 +201,25 @@ def benchmark(args: argparse.Namespace, fleet: Fleet) -> dict[str, Any]:
         ttft = merge(rounds[target.name]["paced-c16"])["ttft_ms"]
         print(f"paced  c=16  {target.name:19} {per_chunk[target.name] * 1e6:6.1f} µs CPU per chunk  "
               f"TTFT p50 {ttft.get('p50', 0):7.3f} ms", flush=True)
-    side_by_side = coscheduled_throughput(targets[1], targets[2], upstream, scale)
+    throughput = coscheduled_throughput(targets[1], targets[2], upstream, scale)
     runs = {name: {key: merge(results) for key, results in by_key.items()} for name, by_key in rounds.items()}
     cpu_per_request = {name: spent / count if count else 0.0 for name, (spent, count) in cpu.items()}
     info = {t.name: {"ready_s": t.ready_s, "peak_rss_mb": t.peak_rss_mb,
                      "cpu_us_per_request": cpu_per_request[t.name] * 1e6,
                      "cpu_us_per_chunk": per_chunk[t.name] * 1e6} for t in targets}
-    return {"runs": runs, "targets": info, "routing": routing_cost(), "scale": scale, "coscheduled_throughput": side_by_side,
+    return {"runs": runs, "targets": info, "routing": routing_cost(), "scale": scale, "coscheduled_throughput": throughput,
             "machine": machine(args.gateway_python)}
 
 
-def side_by_side(targets: list[Target], upstream: Target, *, rounds: int, seconds: float
-                 ) -> dict[str, dict[str, list[float]]]:
-    """Each target's CPU µs per request and requests per second, one value a round, all of them served at the
-    same time pinned to one CPU (see COSCHEDULED_ROUNDS); with one CPU, everything shares it."""
+def side_by_side(targets: list[Target], upstream: Target, *, rounds: int, seconds: float) -> dict[str, list[float]]:
+    """Each target's CPU µs per request, one value a round, all of them served at the same time pinned to one
+    CPU (see COSCHEDULED_ROUNDS); with one CPU, everything shares it."""
     cpus = sorted(os.sched_getaffinity(0))
     serve, drive = {cpus[0]}, set(cpus[1:]) or {cpus[0]}
     for target in targets:
         target.pin(serve)
     upstream.pin(drive)
-    measured: dict[str, dict[str, list[float]]] = {t.name: {"cpu_us": [], "rps": []} for t in targets}
+    measured: dict[str, list[float]] = {t.name: [] for t in targets}
     try:
         for n in range(rounds + 1):  # the first warms them up and is not counted
             before = {t.name: t.cpu_ns() for t in targets}
@@ -236,12 +235,16 @@ def side_by_side(targets: list[Target], upstream: Target, *, rounds: int, second
                 continue
             for t in targets:
                 answered = results[t.name]["completed"] + results[t.name]["errors"]
-                measured[t.name]["cpu_us"].append((t.cpu_ns() - before[t.name]) / 1000 / max(answered, 1))
-                measured[t.name]["rps"].append(results[t.name]["rps"])
+                measured[t.name].append((t.cpu_ns() - before[t.name]) / 1000 / max(answered, 1))
     finally:
         for target in (*targets, upstream):
             target.pin(set(cpus))
     return measured
+
+
+def per_cpu_second(measured: dict[str, list[float]], base: str, other: str) -> list[float]:
+    """`other`'s requests per CPU-second over `base`'s, round by round (`side_by_side`'s CPU per request)."""
+    return [b / o for b, o in zip(measured[base], measured[other], strict=True)]
 
 
 def coscheduled_throughput(floor: Target, gateway: Target, upstream: Target, scale: float) -> dict[str, Any]:
@@ -249,12 +252,10 @@ def coscheduled_throughput(floor: Target, gateway: Target, upstream: Target, sca
     full = scale == 1.0
     measured = side_by_side([floor, gateway], upstream, rounds=COSCHEDULED_ROUNDS if full else COSCHEDULED_ROUNDS // 2,
                             seconds=COSCHEDULED_SECONDS if full else COSCHEDULED_SECONDS / 2)
-    mine, base = measured[gateway.name], measured[floor.name]
-    ratios = [b / m for b, m in zip(base["cpu_us"], mine["cpu_us"], strict=True)]
+    ratios = per_cpu_second(measured, floor.name, gateway.name)
     print(f"side by side at c=16, plano-daemon / floor, requests per CPU-second: "
           f"{', '.join(f'{r:.3f}' for r in ratios)}", flush=True)
-    return {"ratios": ratios, "rps_ratios": [m / max(b, 1e-9) for m, b in zip(mine["rps"], base["rps"], strict=True)],
-            "cpu_us_per_request": {name: statistics.median(m["cpu_us"]) for name, m in measured.items()}}
+    return {"ratios": ratios, "cpu_us_per_request": {name: statistics.median(m) for name, m in measured.items()}}
 
 
 def soak(total: int, gateway_python: Path, batch: int = 1000) -> list[dict[str, float]]:

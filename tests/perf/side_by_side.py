@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import COSCHEDULED_ROUNDS, COSCHEDULED_SECONDS, side_by_side  # noqa: E402
+from bench import COSCHEDULED_ROUNDS, COSCHEDULED_SECONDS, per_cpu_second, side_by_side  # noqa: E402
 from targets import Fleet, Target  # noqa: E402
 
 
@@ -52,10 +52,9 @@ def main() -> int:
         fleet.close()
     first = targets[0].name
     for t in targets:
-        cpu = measured[t.name]["cpu_us"]
-        line = f"{t.name:20} CPU per request {statistics.median(cpu):7.1f} µs"
+        line = f"{t.name:20} CPU per request {statistics.median(measured[t.name]):7.1f} µs"
         if t.name != first:
-            ratios = [b / m for b, m in zip(measured[first]["cpu_us"], cpu, strict=True)]
+            ratios = per_cpu_second(measured, first, t.name)
             line += (f"   requests per CPU-second / {first}: {statistics.median(ratios):.3f} "
                      f"({min(ratios):.3f}–{max(ratios):.3f})")
         print(line)
