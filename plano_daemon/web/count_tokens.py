@@ -38,7 +38,7 @@ def estimate_tokens(body: dict[str, Any]) -> int:
 
 
 async def count_tokens(request: web.Request) -> web.Response:
-    """Errors and accounting are the middleware's (web/middleware.py)."""
+    """Errors and accounting are its guard's (web/guard.py)."""
     gateway = request.app[GATEWAY]
     catalog = gateway.runtime.catalog
     trace = request[TRACE]

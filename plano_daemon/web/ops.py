@@ -1,4 +1,4 @@
-"""Operational endpoints: health, readiness, the model list, metrics (404/405: web/middleware.py)."""
+"""Operational endpoints: health, readiness, the model list, metrics (404/405: web/guard.py)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ async def retrieve_model(request: web.Request) -> web.Response:
     for model in await _models(request):
         if model["id"] == wanted:
             return web.json_response(model, headers=_CORS)
-    # The middleware answers it (JSON, with the request id) and writes its access line with the reason.
+    # Its guard answers it (JSON, with the request id) and writes its access line with the reason.
     raise ModelNotFound(f"model {wanted!r} is not served by this gateway", extra={"param": "model"})
 
 

@@ -20,8 +20,9 @@ from aiohttp.web_protocol import RequestHandler
 
 from plano_daemon.errors import BadRequest, GatewayError
 from plano_daemon.logs import LOG, access_line, milliseconds
-from plano_daemon.web.middleware import dialect
+from plano_daemon.web.guard import dialect
 from plano_daemon.wire.errors import error_body, openai_error_body
+from plano_daemon.wire.trace import trace_from_headers
 
 #: How much of a request's first bytes is kept to find its path.
 _HEAD_BYTES = 512
@@ -102,19 +103,27 @@ class _Connection(RequestHandler):
 
     def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
-        """aiohttp's answer for a request it could not parse or hand to a handler: JSON, one access line.
-        The parser's message is not repeated: it may quote a header line (an Authorization header)."""
+        """aiohttp's answer for a request it could not parse, or whose handler raised what it did not answer
+        itself (a bug of ours: logged with its traceback): JSON, one access line. The parser's message is not
+        repeated: it may quote a header line (an Authorization header)."""
         if request.writer.output_size > 0:
             raise ConnectionError("response already started; cannot send an error")
         reason = type(exc).__name__ if exc is not None else "error"
-        client_error = status < 500
-        err = (BadRequest(f"the request could not be parsed as HTTP ({reason})", code="bad_request", status=status)
-               if client_error else GatewayError("internal error in the gateway; see its log"))
+        request_id = None
+        err: GatewayError
+        if status < 500:
+            err = BadRequest(f"the request could not be parsed as HTTP ({reason})", code="bad_request", status=status)
+        else:
+            err = GatewayError("internal error in the gateway; see its log")
+            if exc is not None:
+                request_id = trace_from_headers(request.headers).trace_id
+                LOG.error("internal error serving request %s", request_id, exc_info=exc)
         path = self._path()
         self._on_refused(status)
-        access_line(status, {"request_id": None, "method": None, "path": path, "handler": "none", "status": status,
-                             "ms": 0.0, "error": reason})
-        resp = web.json_response(error_body(dialect(path or "/"), err), status=status)
+        access_line(status, {"request_id": request_id, "method": None, "path": path, "handler": "none",
+                             "status": status, "ms": 0.0, "error": reason})
+        resp = web.json_response(error_body(dialect(path or "/"), err), status=status,
+                                 headers=None if request_id is None else {"X-Request-Id": request_id})
         resp.force_close()
         return resp
 
@@ -151,7 +160,7 @@ class _Server(web.Server):
 
 class GatewayRunner(web.AppRunner):
     """An AppRunner whose connections are `_Connection`s; `on_refused(status)` counts each request they
-    answer themselves (parser rejections, headers too slow), which no handler or middleware sees."""
+    answer themselves (parser rejections, headers too slow), which no handler sees."""
 
     def __init__(self, app: web.Application, *, headers_timeout: float,
                  on_refused: Callable[[int], None] = _uncounted, **kwargs: Any) -> None:

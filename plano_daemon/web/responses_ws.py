@@ -9,7 +9,7 @@ events a streaming POST /v1/responses sends, one JSON text message per event, up
 
 Each `response.create` is sent as a streaming POST /v1/responses to this same listener over loopback,
 so it runs exactly like one (routing, policy, failover, translation, ledger, metrics, access log; the
-connection itself gets the middleware's access line, status 101)
+connection itself gets its guard's access line, status 101)
 without a second implementation of the request path. The connection keeps the last request's input
 and output: Codex sends `previous_response_id` with only the new items when it reuses a connection,
 and a prewarm request (`generate: false`) that must not reach a model.

@@ -43,7 +43,7 @@ def decision_body(result: RoutingResult, trace_id: str) -> dict[str, Any]:
 
 
 async def routing_decision(request: web.Request) -> web.Response:
-    """One decision; errors, metrics and the access line are the middleware's (web/middleware.py)."""
+    """One decision; errors, metrics and the access line are its guard's (web/guard.py)."""
     gateway: Gateway = request.app[GATEWAY]
     runtime, services = gateway.runtime, gateway.services
     trace = request[TRACE]

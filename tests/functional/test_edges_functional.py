@@ -207,3 +207,26 @@ async def test_a_bug_of_ours_is_a_json_500_in_the_clients_dialect(gw, monkeypatc
     assert resp.status == 500
     assert data["type"] == "error" and "internal error" in data["error"]["message"]
     assert "simulated bug" in caplog.text
+
+
+async def test_a_bug_that_escapes_a_proxy_handler_is_a_json_500_with_its_traceback_logged(
+        gw, monkeypatch, caplog) -> None:
+    """The proxy handlers are added without a guard around them (web/guard.py): what escapes one, here from
+    the handler's last step, is answered by the connection, still as JSON in the client's dialect."""
+    from plano_daemon.accounting import AccountingQueue
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("simulated bug in the accounting")
+
+    monkeypatch.setattr(AccountingQueue, "defer", broken)
+    caplog.set_level(logging.ERROR, logger="plano_daemon")
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{gw.url}/v1/messages", json={
+                "model": "openai/m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]},
+                headers={"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01"}) as resp:
+            data = await resp.json()
+    assert resp.status == 500 and resp.headers["X-Request-Id"] == "ab" * 16
+    assert data["type"] == "error" and data["error"]["type"] == "api_error"
+    assert any(r.exc_info and "simulated bug in the accounting" in str(r.exc_info[1]) for r in caplog.records)
+    access = [r for r in caplog.records if r.name == "plano_daemon.access"]
+    assert access and '"status":500' in access[-1].getMessage()

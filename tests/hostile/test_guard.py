@@ -1,5 +1,6 @@
-"""The middleware's catch-all: a bug of ours in any non-proxy route is logged with its traceback, answered as
-JSON 500 in the client's dialect with the request id, counted as 5xx and logged at ERROR in the access log."""
+"""The guard around every non-proxy route (web/guard.py): a bug of ours is logged with its traceback, answered
+as JSON 500 in the client's dialect with the request id, counted as 5xx and logged at ERROR in the access log;
+paths and methods no route takes are JSON 404/405, on the separate metrics listener too."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from plano_daemon.runtime import build_gateway
-from plano_daemon.web.app import make_app
+from plano_daemon.web.app import make_app, make_metrics_app
 from plano_daemon.web.keys import GATEWAY
 from tests.conftest import config, load_text
 
@@ -38,3 +39,20 @@ async def test_an_unexpected_error_on_routing_is_a_json_500_in_the_dialect_and_c
     assert access[-1].levelno == logging.ERROR and '"status":500' in access[-1].getMessage()
     metrics = app[GATEWAY].services.metrics.render().decode()
     assert 'plano_requests_total{handler="routing",method="POST",status_class="5xx"} 1.0' in metrics
+
+
+async def test_the_metrics_listener_answers_unknown_paths_and_methods_as_json_and_counts_them(
+        aiohttp_client: Any) -> None:
+    gateway = build_gateway(load_text(yaml.safe_dump(config(
+        {"model": "openai/m", "base_url": "http://127.0.0.1:9/v1", "access_key": "k"}))))
+    client = await aiohttp_client(make_metrics_app(gateway))
+    resp = await client.get("/nowhere")
+    assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
+    resp = await client.post("/metrics")
+    assert resp.status == 405 and resp.headers["Allow"] == "GET,HEAD"
+    assert (await resp.json())["error"]["code"] == "method_not_allowed"
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    text = await resp.text()
+    assert 'plano_requests_total{handler="none",method="GET",status_class="4xx"} 1.0' in text
+    assert 'plano_requests_total{handler="none",method="POST",status_class="4xx"} 1.0' in text
